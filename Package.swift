@@ -1,0 +1,21 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "mmsim",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mmsim", targets: ["mmsim"]),
+        .library(name: "MMCore", targets: ["MMCore"]),
+    ],
+    targets: [
+        // The simulation: pure Swift, deterministic, no I/O.
+        .target(name: "MMCore"),
+        // HTTP/1.1 over POSIX sockets, router, DTOs, config.
+        .target(name: "MMServer", dependencies: ["MMCore"]),
+        .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMCore"]),
+        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore"], path: "Sources/mmsim-bench"),
+        .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
+        .testTarget(name: "MMServerTests", dependencies: ["MMServer", "MMCore"]),
+    ]
+)

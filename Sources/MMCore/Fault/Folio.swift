@@ -1,0 +1,95 @@
+/// An order-0 folio (a page frame) and what /proc/kpageflags and
+/// /proc/kpagecount would report for it (kernel-model.md §1.6).
+public final class Folio {
+    /// What the frame holds.
+    public enum Kind: String, Sendable {
+        /// A private anonymous page (folio->mapping is an anon_vma).
+        case anon
+        /// A page-cache page of a regular file.
+        case file
+        /// A shmem page (MAP_SHARED|MAP_ANONYMOUS).
+        case shmem
+        /// The shared zero page (my_zero_pfn): no rmap, mapcount stays 0.
+        case zero
+    }
+
+    /// "f1", "f2", … in allocation order (the zero page is f0).
+    public let id: Int
+    public let kind: Kind
+    /// anon: the anon_vma folio->mapping points at (moved on reuse).
+    public var anonVMA: AnonVMA?
+    /// anon: linear page index at first mapping; file/shmem: page index.
+    public var index: UInt64
+    /// file/shmem: the inode whose page cache holds it.
+    public let inode: Inode?
+    /// Number of PTEs mapping it across all processes (/proc/kpagecount).
+    public var mapcount = 0
+    /// PageAnonExclusive.
+    public var anonExclusive = false
+    /// The folio this one was copied from by a CoW fault, if any.
+    public var copiedFrom: Int?
+
+    public init(id: Int, kind: Kind, index: UInt64, inode: Inode? = nil, anonVMA: AnonVMA? = nil) {
+        self.id = id
+        self.kind = kind
+        self.index = index
+        self.inode = inode
+        self.anonVMA = anonVMA
+    }
+
+    public var isAnon: Bool { kind == .anon }
+    public var isZero: Bool { kind == .zero }
+}
+
+/// A page-table entry (kernel-model.md §1.8). Absent entries are `pte_none`.
+public struct PTE {
+    public var folio: Folio?
+    public var present: Bool
+    public var writable: Bool
+    public var dirty: Bool
+    public var young: Bool
+    /// A MADV_GUARD_INSTALL marker (a non-present PTE marker).
+    public var guardMarker: Bool
+
+    /// A present PTE mapping `folio`.
+    public static func mapping(_ folio: Folio, writable: Bool, dirty: Bool, young: Bool = true) -> PTE {
+        PTE(folio: folio, present: true, writable: writable, dirty: dirty, young: young, guardMarker: false)
+    }
+
+    /// A guard-region marker.
+    public static var guardPTE: PTE { PTE(folio: nil, present: false, writable: false, dirty: false, young: false, guardMarker: true) }
+
+    /// A special PTE (the zero page): vm_normal_page() returns NULL.
+    public var isSpecial: Bool { folio?.kind == .zero }
+}
+
+/// One process's page table: virtual page number → PTE.
+public struct PageTable {
+    public private(set) var entries: [UInt64: PTE] = [:]
+
+    public init() {}
+
+    public var count: Int { entries.count }
+
+    public subscript(vpn: UInt64) -> PTE? {
+        get { entries[vpn] }
+        set { entries[vpn] = newValue }
+    }
+
+    /// The virtual page numbers with an entry in [start, end) (byte addresses),
+    /// ascending; walks whichever is smaller, the range or the table.
+    public func vpns(in start: UInt64, _ end: UInt64) -> [UInt64] {
+        let lo = start >> Linux.PAGE_SHIFT, hi = end >> Linux.PAGE_SHIFT
+        if hi <= lo || entries.isEmpty { return [] }
+        if hi - lo <= UInt64(entries.count) {
+            var out: [UInt64] = []
+            for v in lo..<hi where entries[v] != nil { out.append(v) }
+            return out
+        }
+        return entries.keys.filter { $0 >= lo && $0 < hi }.sorted()
+    }
+
+    /// Removes and returns the entry at `vpn`.
+    @discardableResult
+    public mutating func remove(_ vpn: UInt64) -> PTE? { entries.removeValue(forKey: vpn) }
+}

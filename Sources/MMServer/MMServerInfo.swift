@@ -1,0 +1,2 @@
+/// The mmsim HTTP service.
+public enum MMServerInfo { public static let name = "mmsim" }
