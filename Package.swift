@@ -15,7 +15,7 @@ let package = Package(
         .target(name: "MMServer", dependencies: ["MMCore"]),
         .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMCore"]),
         .executableTarget(name: "mmsim-bench", dependencies: ["MMCore"], path: "Sources/mmsim-bench"),
-        .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
+        .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], exclude: ["Fixtures"]),
         .testTarget(name: "MMServerTests", dependencies: ["MMServer", "MMCore"]),
     ]
 )

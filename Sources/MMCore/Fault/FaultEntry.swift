@@ -1,5 +1,12 @@
 extension Simulation {
-    /// Process `pid` touches `address` (api.md "Faults"). TODO: stub.
+    /// Process `pid` touches `address` (api.md "Faults").
+    ///
+    /// If the PTE already allows the access, no fault is taken (`fault: false`;
+    /// the hardware sets the accessed/dirty bits). Otherwise the fault runs
+    /// through the model's lock path (kernel-model.md §4, §9.3) and handler
+    /// (§9.2). An instruction fetch from a mapped non-executable page takes a
+    /// second, protection fault (`secondFault`, §4.5): the result's `outcome`
+    /// and `siCode` then describe the final signal, the rest the first fault.
     public func fault(pid: Int, address: UInt64, access: Access, mode: FaultMode = .user,
                       inject: FaultInjection = .none) throws(SimulationError) -> FaultResult {
         let p = try process(pid)
@@ -9,17 +16,59 @@ extension Simulation {
 
     /// The fault pipeline (kernel-model.md §4). `gup`: a kernel-initiated
     /// fault (MAP_POPULATE, MADV_POPULATE_*, mlock) that always runs under
-    /// mmap_lock without FAULT_FLAG_VMA_LOCK. TODO: stub.
+    /// mmap_lock without FAULT_FLAG_VMA_LOCK. `spurious`: take the fault even
+    /// though the PTE allows the access (a stale TLB entry; §9.2 rows 9–10).
     func handleFault(_ p: Process, address: UInt64, access: Access, mode: FaultMode,
-                     inject: FaultInjection, gup: Bool) -> FaultResult {
-        let pte = p.mm.pageTable[address >> Linux.PAGE_SHIFT]
-        return FaultResult(fault: false, address: address, access: access, mode: mode, outcome: .handled,
-                           siCode: nil, lock: nil, handler: nil, anonVMA: .none,
-                           pteBefore: PTESnapshot(pte), pteAfter: PTESnapshot(pte), folio: nil,
-                           vma: nil, trace: tracer.take())
+                     inject: FaultInjection, gup: Bool, spurious: Bool = false) -> FaultResult {
+        let mm = p.mm
+        let vpn = address >> Linux.PAGE_SHIFT
+        let before = mm.pageTable[vpn]
+        if !spurious, before?.present == true, pteAllows(before, mm.vmas.find(containing: address), access) {
+            // No fault: the MMU sets young (and dirty for a write).
+            mm.pageTable[vpn]?.young = true
+            if access == .write { mm.pageTable[vpn]?.dirty = true }
+            let pte = PTESnapshot(mm.pageTable[vpn])
+            return FaultResult(fault: false, address: address, access: access, mode: mode, outcome: .handled,
+                               siCode: nil, lock: nil, handler: nil, anonVMA: .none,
+                               pteBefore: PTESnapshot(before), pteAfter: pte, folio: nil,
+                               vma: mm.vmas.find(containing: address).map(VMASnapshot.init), trace: tracer.take())
+        }
+        var result = runFault(p, address: address, access: access, mode: mode, inject: inject, gup: gup, before: before)
+        // The access is retried by the CPU: an exec from a non-exec page now
+        // hits a present PTE and takes a protection fault (§4.5, row 22).
+        if result.outcome == .handled, !gup, !spurious,
+           !pteAllows(mm.pageTable[vpn], mm.vmas.find(containing: address), access) {
+            let second = runFault(p, address: address, access: access, mode: mode, inject: .none, gup: false,
+                                  before: mm.pageTable[vpn])
+            result.outcome = second.outcome
+            result.siCode = second.siCode
+            result.secondFault = [second]
+        }
+        return result
     }
 
-    /// eager_anon_vma option (kernel-model.md §8.4): prepare an anon_vma for a
-    /// private writable VMA at creation time. TODO: stub.
-    func eagerAnonVMAIfNeeded(_ p: Process, _ vma: VMA) {}
+    /// One hardware fault: the lock decision, the handler, statistics and the
+    /// result record.
+    private func runFault(_ p: Process, address: UInt64, access: Access, mode: FaultMode,
+                          inject: FaultInjection, gup: Bool, before: PTE?) -> FaultResult {
+        var ctx = FaultContext(p: p, address: address, access: access, mode: mode, inject: inject, gup: gup)
+        doUserAddrFault(&ctx)
+        let path: LockPath
+        if ctx.vmaAttempt {
+            path = (ctx.stat == .success) ? .vmaLock : .vmaLockThenMmapLock
+        } else {
+            path = .mmapLock
+        }
+        let decision = LockDecision(path: path, stat: ctx.stat, code: ctx.code, steps: ctx.steps)
+        if let vma = ctx.vma, ctx.outcome == .handled {
+            if access == .write { vma.faultedWrite = true } else { vma.faultedRead = true }
+        }
+        recordFaultStats(decision, handler: ctx.handler, outcome: ctx.outcome, missed: ctx.missed)
+        let after = p.mm.pageTable[ctx.vpn]
+        let folio = after?.folio.map(FolioSnapshot.init)
+        return FaultResult(fault: true, address: address, access: access, mode: mode, outcome: ctx.outcome,
+                           siCode: ctx.siCode, lock: decision, handler: ctx.handler, anonVMA: ctx.anon,
+                           pteBefore: PTESnapshot(before), pteAfter: PTESnapshot(after), folio: folio,
+                           vma: ctx.vma.map(VMASnapshot.init), trace: tracer.take())
+    }
 }

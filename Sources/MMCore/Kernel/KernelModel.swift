@@ -30,6 +30,12 @@ public struct KernelModel: Sendable, Equatable, Hashable {
     public let mapStackSetsNoHugepage: Bool
     /// M3 (6.13+): MADV_GUARD_INSTALL / MADV_GUARD_REMOVE exist.
     public let guardRegions: Bool
+    /// M1/M2: lock_vma_under_rcu() rejects userfaultfd-armed VMAs (`UFFD_ARMED`, v3 29/35).
+    public internal(set) var lookupRejectsUffdArmed = false
+    /// M1/M2: do_swap_page() returns RETRY for every non-present PTE under the VMA lock (`SWAP_RETRY`).
+    public internal(set) var swapRetryUnderVMALock = false
+    /// M3 (6.15+, SLAB_TYPESAFE_BY_RCU VMAs): vma_start_read() can find a VMA reused by another mm (`VMA_RECYCLED`).
+    public internal(set) var lookupDetectsRecycledVMA = false
 
     /// M0: every user fault under mmap_read_lock.
     public static let v6_3 = KernelModel(
@@ -47,7 +53,8 @@ public struct KernelModel: Sendable, Equatable, Hashable {
         perVMALock: true, lookupRequiresAnonymous: true, lookupRequiresAnonVMA: true,
         accessErrorUnderVMALock: false, anonPrepareTrylock: false, stackExpandUnderWriteLock: false,
         forkWriteLocksParentVMAs: false, mergeAnonVMA616: false, mprotectUnaccountsUnfaulted: false,
-        mapStackSetsNoHugepage: false, guardRegions: false)
+        mapStackSetsNoHugepage: false, guardRegions: false,
+        lookupRejectsUffdArmed: true, swapRetryUnderVMALock: true)
 
     /// M2: v6.4.0 as released.
     public static let v6_4 = KernelModel(
@@ -56,7 +63,8 @@ public struct KernelModel: Sendable, Equatable, Hashable {
         perVMALock: true, lookupRequiresAnonymous: true, lookupRequiresAnonVMA: true,
         accessErrorUnderVMALock: false, anonPrepareTrylock: false, stackExpandUnderWriteLock: false,
         forkWriteLocksParentVMAs: false, mergeAnonVMA616: false, mprotectUnaccountsUnfaulted: false,
-        mapStackSetsNoHugepage: false, guardRegions: false)
+        mapStackSetsNoHugepage: false, guardRegions: false,
+        lookupRejectsUffdArmed: true, swapRetryUnderVMALock: true)
 
     /// M3: the live 6.18 kernel of the test machine.
     public static let v6_18 = KernelModel(
@@ -65,7 +73,8 @@ public struct KernelModel: Sendable, Equatable, Hashable {
         perVMALock: true, lookupRequiresAnonymous: false, lookupRequiresAnonVMA: false,
         accessErrorUnderVMALock: true, anonPrepareTrylock: true, stackExpandUnderWriteLock: true,
         forkWriteLocksParentVMAs: true, mergeAnonVMA616: true, mprotectUnaccountsUnfaulted: true,
-        mapStackSetsNoHugepage: true, guardRegions: true)
+        mapStackSetsNoHugepage: true, guardRegions: true,
+        lookupDetectsRecycledVMA: true)
 
     /// Every model, oldest first.
     public static let all: [KernelModel] = [.v6_3, .v3Patch, .v6_4, .v6_18]
@@ -97,11 +106,22 @@ public struct FaultInjection: Sendable, Equatable {
     public var vmaWriteLocked: Bool
     /// The file page is not cached or its folio is locked: I/O needed.
     public var pageCacheMiss: Bool
+    /// The VMA found by the RCU walk was detached before it could be read-locked
+    /// (`VMA_LOCK_MISS`: the lookup is retried once).
+    public var vmaDetachedDuringLookup: Bool
+    /// M3: the VMA object was freed and reused by another mm during the lookup (`VMA_RECYCLED`).
+    public var vmaRecycled: Bool
+    /// The locked VMA no longer covers the address (shrunk or moved meanwhile; `RANGE_CHANGED`).
+    public var vmaRangeChanged: Bool
 
-    public init(mmapLockContended: Bool = false, vmaWriteLocked: Bool = false, pageCacheMiss: Bool = false) {
+    public init(mmapLockContended: Bool = false, vmaWriteLocked: Bool = false, pageCacheMiss: Bool = false,
+                vmaDetachedDuringLookup: Bool = false, vmaRecycled: Bool = false, vmaRangeChanged: Bool = false) {
         self.mmapLockContended = mmapLockContended
         self.vmaWriteLocked = vmaWriteLocked
         self.pageCacheMiss = pageCacheMiss
+        self.vmaDetachedDuringLookup = vmaDetachedDuringLookup
+        self.vmaRecycled = vmaRecycled
+        self.vmaRangeChanged = vmaRangeChanged
     }
 
     public static let none = FaultInjection()

@@ -1,0 +1,121 @@
+/// FAULT_FLAG_* bits the model uses (include/linux/mm_types.h).
+struct FaultFlags: OptionSet {
+    let rawValue: UInt16
+    static let write = FaultFlags(rawValue: 1 << 0)
+    static let allowRetry = FaultFlags(rawValue: 1 << 2)
+    static let killable = FaultFlags(rawValue: 1 << 4)
+    static let tried = FaultFlags(rawValue: 1 << 5)
+    static let user = FaultFlags(rawValue: 1 << 6)
+    static let instruction = FaultFlags(rawValue: 1 << 8)
+    static let vmaLock = FaultFlags(rawValue: 1 << 12)
+}
+
+/// vm_fault_t bits a handler returns (include/linux/mm_types.h).
+struct VMFault: OptionSet {
+    let rawValue: UInt16
+    static let oom = VMFault(rawValue: 1 << 0)
+    static let sigbus = VMFault(rawValue: 1 << 1)
+    static let major = VMFault(rawValue: 1 << 2)
+    static let sigsegv = VMFault(rawValue: 1 << 6)
+    static let nopage = VMFault(rawValue: 1 << 8)
+    static let retry = VMFault(rawValue: 1 << 10)
+    static let completed = VMFault(rawValue: 1 << 14)
+
+    /// VM_FAULT_ERROR.
+    var isError: Bool { !intersection([.oom, .sigbus, .sigsegv]).isEmpty }
+}
+
+/// The state of one fault as it travels through the pipeline (`struct vm_fault`
+/// plus what the simulator reports about it).
+struct FaultContext {
+    let p: Process
+    let mm: MM
+    let address: UInt64
+    /// Virtual page number of `address`.
+    let vpn: UInt64
+    let access: Access
+    let mode: FaultMode
+    let inject: FaultInjection
+    /// Kernel-initiated (GUP/populate): mmap_lock only, no access_error, no stack growth.
+    let gup: Bool
+    var flags: FaultFlags
+    /// Lock-path steps for `LockDecision.steps`.
+    var steps: [LockStep] = []
+    /// The §9.1 code: the reason of the fallback, or the final per-VMA result.
+    var code: LockCode = .LEGACY
+    var stat: LockStat?
+    /// Whether the per-VMA attempt was made at all.
+    var vmaAttempt = false
+    /// A VMA_LOCK_MISS happened during lookup (counted in addition to the final class).
+    var missed = false
+    /// Reason a handler gave for VM_FAULT_RETRY.
+    var retryCode: LockCode?
+    /// vmf_anon_prepare() succeeded with mmap_read_trylock() under the VMA lock.
+    var trylocked = false
+    /// pageCacheMiss not yet resolved by the I/O a RETRY started.
+    var cacheMissPending: Bool
+    /// The anon_vma outcome reported to the caller.
+    var anon: AnonVMAOutcome = .none
+    /// Handler that finally ran.
+    var handler: String?
+    var outcome: FaultResult.Outcome = .handled
+    var siCode: FaultResult.SiCode?
+    /// The VMA the fault was finally handled against.
+    var vma: VMA?
+
+    init(p: Process, address: UInt64, access: Access, mode: FaultMode, inject: FaultInjection, gup: Bool) {
+        self.p = p
+        self.mm = p.mm
+        self.address = address
+        self.vpn = address >> Linux.PAGE_SHIFT
+        self.access = access
+        self.mode = mode
+        self.inject = inject
+        self.gup = gup
+        self.cacheMissPending = inject.pageCacheMiss
+        var f: FaultFlags = [.allowRetry, .killable]
+        if access == .write { f.insert(.write) }
+        if access == .exec { f.insert(.instruction) }
+        if mode == .user && !gup { f.insert(.user) }
+        self.flags = f
+        steps.reserveCapacity(4)
+    }
+
+    @inline(__always) var isWrite: Bool { flags.contains(.write) }
+    @inline(__always) var underVMALock: Bool { flags.contains(.vmaLock) }
+
+    mutating func step(_ fn: String, _ result: String, _ reason: String? = nil) {
+        steps.append(LockStep(fn: fn, result: result, reason: reason))
+    }
+}
+
+/// What a VMA's vm_ops provide (vm_operations_struct), derived from its kind.
+struct VMOps {
+    var mapPages: Bool
+    var fault: Bool
+    var pageMkwrite: Bool
+    /// vma_wants_writenotify(): shared writable mappings of a regular file
+    /// keep PTEs read-only until the first write (dirty tracking).
+    var writeNotify: Bool
+
+    init(_ vma: VMA) {
+        switch vma.kind {
+        case .anonymous:
+            mapPages = false; fault = false; pageMkwrite = false; writeNotify = false
+        case .special:
+            // special_mapping_vmops / vvar: ->fault only, no ->map_pages.
+            mapPages = false; fault = true; pageMkwrite = false; writeNotify = false
+        case .file:
+            let shmem = vma.file?.inode.isShmem ?? false
+            // generic_file_vm_ops (filemap_map_pages, filemap_fault, filemap_page_mkwrite)
+            // or shmem_vm_ops (no page_mkwrite, no dirty accounting).
+            mapPages = true; fault = true; pageMkwrite = !shmem; writeNotify = !shmem
+        }
+    }
+
+    /// Whether vm_page_prot lets a read fault map the page writable
+    /// (shared, writable, no write notification).
+    static func protWritable(_ vma: VMA, _ ops: VMOps) -> Bool {
+        vma.flags.contains(.SHARED) && vma.flags.contains(.WRITE) && !ops.writeNotify
+    }
+}

@@ -1,0 +1,70 @@
+/// Write faults on present read-only PTEs (kernel-model.md §4.7 do_wp_page,
+/// §9.2 rows 5–8, 14–15, 18).
+extension Simulation {
+    /// Models do_wp_page() (mm/memory.c). Shared mappings → wp_page_shared()
+    /// (reuse in place, never an anon_vma). Private: an anonymous page that is
+    /// PageAnonExclusive, or whose only user we are (wp_can_reuse_anon_folio():
+    /// order 0, refcount 1 ⇔ mapcount 1 here), is reused in place; everything
+    /// else — the zero page, page-cache pages, anonymous pages still shared
+    /// after fork — is copied by wp_page_copy().
+    func doWPPage(_ ctx: inout FaultContext, _ vma: VMA, _ pte: PTE) -> VMFault {
+        ctx.handler = "do_wp_page"
+        // vm_normal_page(): NULL for the zero page (a special PTE).
+        let page: Folio? = (pte.folio?.isZero ?? true) ? nil : pte.folio
+        if !vma.flags.intersection([.SHARED, .MAYSHARE]).isEmpty {
+            return wpPageShared(&ctx, vma, page)
+        }
+        if let f = page, f.isAnon, f.anonExclusive || f.mapcount == 1 {
+            if !f.anonExclusive {
+                // wp_can_reuse_anon_folio() → folio_move_anon_rmap().
+                f.anonExclusive = true
+                let from = f.anonVMA?.id
+                f.anonVMA = vma.anonVMA
+                tracer.step("wp_can_reuse_anon_folio", "f\(f.id) has no other user: reuse; folio_move_anon_rmap() av\(from ?? 0) → av\(vma.anonVMA?.id ?? 0); SetPageAnonExclusive")
+            }
+            wpPageReuse(&ctx, f)
+            return []
+        }
+        return wpPageCopy(&ctx, vma, page)
+    }
+
+    /// Models wp_page_reuse() (mm/memory.c): the same page, PTE made
+    /// writable+dirty+young.
+    private func wpPageReuse(_ ctx: inout FaultContext, _ f: Folio) {
+        ctx.mm.pageTable[ctx.vpn]?.writable = true
+        ctx.mm.pageTable[ctx.vpn]?.dirty = true
+        ctx.mm.pageTable[ctx.vpn]?.young = true
+        tracer.step("wp_page_reuse", "f\(f.id) reused in place: PTE RW dirty")
+    }
+
+    /// Models wp_page_shared() (mm/memory.c): ->page_mkwrite when present
+    /// (under the VMA lock only after vmf_can_call_fault()), then reuse.
+    private func wpPageShared(_ ctx: inout FaultContext, _ vma: VMA, _ page: Folio?) -> VMFault {
+        let ops = VMOps(vma)
+        if ops.pageMkwrite {
+            let c = vmfCanCallFault(&ctx, ops)
+            if !c.isEmpty { return c }
+            tracer.step("do_page_mkwrite", "filemap_page_mkwrite() on f\(page?.id ?? 0)")
+        }
+        ctx.mm.pageTable[ctx.vpn]?.writable = true
+        ctx.mm.pageTable[ctx.vpn]?.dirty = true
+        ctx.mm.pageTable[ctx.vpn]?.young = true
+        tracer.step("wp_page_shared", "shared mapping: same page made writable+dirty (write notification done)")
+        return []
+    }
+
+    /// Models wp_page_copy() (mm/memory.c): **vmf_anon_prepare() first**, then
+    /// a new exclusive anonymous folio — zero-filled for the zero page, a copy
+    /// otherwise — replaces the PTE (RW dirty); the old page loses this mapping.
+    private func wpPageCopy(_ ctx: inout FaultContext, _ vma: VMA, _ old: Folio?) -> VMFault {
+        let r = vmfAnonPrepare(&ctx, vma)
+        if !r.isEmpty { return r }
+        let folio = newAnonFolio(vma, ctx.address, copiedFrom: old?.id)
+        let w = vma.flags.contains(.WRITE)
+        ctx.mm.pageTable[ctx.vpn] = .mapping(folio, writable: w, dirty: w)
+        if let old { folioRemoveRmap(old) }
+        tracer.step("wp_page_copy", old.map { "copied \($0.kind.rawValue) page f\($0.id) (mapcount now \($0.mapcount)) into f\(folio.id) in av\(folio.anonVMA?.id ?? 0)" }
+                    ?? "zero page replaced by zeroed anonymous folio f\(folio.id) in av\(folio.anonVMA?.id ?? 0)")
+        return []
+    }
+}

@@ -1,0 +1,100 @@
+import MMCore
+
+/// One operation of a session, decoded: what every endpoint, the `ops`
+/// batch and log replay apply.
+enum Op {
+    case file(path: String, size: UInt64, mode: UInt32)
+    case process(comm: String)
+    case syscall(pid: Int, Syscall)
+    case fault(pid: Int, address: UInt64, access: Access, mode: FaultMode, inject: FaultInjection)
+    /// Touch `pages` consecutive pages: one fault each (a scripting convenience).
+    case touch(pid: Int, address: UInt64, pages: Int, access: Access)
+
+    /// Decodes `{"op": name, …}` (api.md "Batches").
+    static func decode(_ value: JSONValue, context: String = "") throws(APIError) -> Op {
+        let a = try Args(value, context: context)
+        let name = try a.string("op")
+        switch name {
+        case "file":
+            let modeText = try a.has("mode") ? modeString(a) : "0644"
+            guard let mode = UInt32(modeText, radix: 8) else { throw .badRequest("field '\(context)mode' must be octal like \"0644\"") }
+            return .file(path: try a.string("path"), size: try a.u64("size"), mode: mode)
+        case "process":
+            return .process(comm: try a.string("comm", default: "sim"))
+        case "fault":
+            let (addr, access, mode, inject) = try Requests.fault(a)
+            return .fault(pid: try a.int("pid"), address: addr, access: access, mode: mode, inject: inject)
+        case "touch":
+            let (addr, access, _, _) = try Requests.fault(a)
+            let pages = try a.int("pages", default: 1)
+            guard pages >= 1 && pages <= 1 << 20 else { throw .badRequest("field '\(context)pages' must be 1…1048576") }
+            return .touch(pid: try a.int("pid"), address: addr, pages: pages, access: access)
+        default:
+            guard Requests.syscallNames.contains(name) || ["openat", "exit_group", "clone", "vfork"].contains(name) else {
+                throw .badRequest("field '\(context)op': unknown operation '\(name)'")
+            }
+            return .syscall(pid: try a.int("pid"), try Requests.syscall(name, a))
+        }
+    }
+
+    private static func modeString(_ a: Args) throws(APIError) -> String {
+        if case let .int(i)? = a.value["mode"] { return String(i, radix: 8) }
+        return try a.string("mode")
+    }
+}
+
+extension Session {
+    /// Applies one decoded operation (caller holds the lock), records it in
+    /// the log and returns its JSON result. Errors change nothing.
+    func apply(_ op: Op, json: JSONValue, summary: Bool) throws(APIError) -> JSONValue {
+        sim.tracer.enabled = !summary
+        let result: JSONValue
+        do {
+            switch op {
+            case let .file(path, size, mode):
+                let inode = try sim.createFile(path: path, size: size, mode: mode)
+                result = .object([("path", .string(inode.path)), ("size", .num(inode.size)),
+                                  ("mode", .string("0" + String(inode.mode, radix: 8))), ("ino", .num(inode.ino))])
+            case let .process(comm):
+                guard sim.processes.count < limits.maxProcessesPerSession else {
+                    throw APIError(.limitExceeded, "session has \(limits.maxProcessesPerSession) processes (the configured limit)")
+                }
+                result = DTO.process(sim.createProcess(comm: comm))
+            case let .syscall(pid, call):
+                if case .fork = call, sim.processes.count >= limits.maxProcessesPerSession {
+                    throw APIError(.limitExceeded, "session has \(limits.maxProcessesPerSession) processes (the configured limit)")
+                }
+                result = DTO.syscall(try sim.syscall(pid: pid, call), summary: summary)
+            case let .fault(pid, address, access, mode, inject):
+                let r = try sim.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
+                result = DTO.fault(r, summary: summary)
+            case let .touch(pid, address, pages, access):
+                _ = try sim.process(pid)
+                var out: [JSONValue] = []
+                let base = address & ~(Linux.PAGE_SIZE - 1)
+                for k in 0..<pages {
+                    let r = try sim.fault(pid: pid, address: base + UInt64(k) * Linux.PAGE_SIZE, access: access)
+                    out.append(DTO.fault(r, summary: summary))
+                }
+                result = .object([("faults", .array(out))])
+            }
+        } catch let e as SimulationError {
+            throw Self.apiError(e)
+        } catch let e as APIError {
+            throw e
+        } catch {
+            throw APIError(.internalError, "\(error)")
+        }
+        record(op: json, result: result)
+        return result
+    }
+
+    static func apiError(_ e: SimulationError) -> APIError {
+        switch e {
+        case let .noSuchProcess(pid): APIError(.notFound, "no process with pid \(pid) in this session")
+        case let .processExited(pid): APIError(.conflict, "process \(pid) has exited")
+        case let .fileExists(path): APIError(.conflict, "file '\(path)' already exists in this session")
+        case let .limitExceeded(m): APIError(.limitExceeded, m)
+        }
+    }
+}

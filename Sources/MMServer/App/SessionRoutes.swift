@@ -1,0 +1,160 @@
+import Foundation
+import MMCore
+
+extension MMSimApp {
+    /// Routes under /v1/sessions/{sid}.
+    func sessionRoute(_ req: HTTPRequest, _ s: Session, _ seg: [String]) throws(APIError) -> (HTTPResponse, String) {
+        let m = req.method
+        let base = "/v1/sessions/{sid}"
+        switch (m, seg.first, seg.count) {
+        case (.get, nil, 0):
+            return (json(s.lock.withLock { s.summary(withProcesses: true) }), base)
+        case (.delete, nil, 0):
+            try store.delete(s.id)
+            return (HTTPResponse(status: .noContent), base)
+        case (.get, "stats", 1):
+            return (json(s.lock.withLock { DTO.stats(s.sim.stats) }), base + "/stats")
+        case (.get, "anon_vmas", 1):
+            return (json(s.lock.withLock { Inspection.forest(s.sim) }), base + "/anon_vmas")
+        case (.get, "log", 1):
+            return (json(s.lock.withLock { .object([("ops", .array(s.log))]) }), base + "/log")
+        case (.get, "events", 1):
+            return (events(req, s), base + "/events")
+        case (.post, "files", 1):
+            var op = try Args(try body(req)).value
+            op = Self.withMembers(op, [("op", .string("file"))])
+            return (json(try applyOne(s, op), status: .created), base + "/files")
+        case (.get, "files", 1):
+            return (json(s.lock.withLock { Inspection.files(s.sim) }), base + "/files")
+        case (.post, "processes", 1):
+            var op = try Args(try body(req)).value
+            op = Self.withMembers(op, [("op", .string("process"))])
+            return (json(try applyOne(s, op), status: .created), base + "/processes")
+        case (.get, "processes", 1):
+            return (json(s.lock.withLock { .object([("processes", .array(s.sim.processList.map(DTO.process)))]) }), base + "/processes")
+        case (_, "processes", 2...):
+            return try processRoute(req, s, try pid(seg[1]), Array(seg.dropFirst(2)))
+        case (.post, "ops", 1):
+            return (json(try batch(s, try body(req))), base + "/ops")
+        case (.post, "replay", 1):
+            let b = try body(req)
+            return (json(try s.locked { () throws(APIError) in try Replayer.replay(b, into: s) }), base + "/replay")
+        default:
+            throw APIError.notFound("no route \(m) \(req.path)")
+        }
+    }
+
+    /// Routes under /v1/sessions/{sid}/processes/{pid}.
+    func processRoute(_ req: HTTPRequest, _ s: Session, _ pid: Int, _ seg: [String]) throws(APIError) -> (HTTPResponse, String) {
+        let base = "/v1/sessions/{sid}/processes/{pid}"
+        let m = req.method
+        func proc() throws(APIError) -> MMCore.Process {
+            guard let p = s.sim.processes[pid] else { throw .notFound("no process with pid \(pid) in this session") }
+            return p
+        }
+        switch (m, seg.first, seg.count) {
+        case (.get, nil, 0):
+            return (json(try s.locked { () throws(APIError) in
+                let p = try proc()
+                guard case var .object(mem) = DTO.process(p) else { return .null }
+                mem.append(("vmas", .array(p.mm.vmas.map { DTO.vma($0, mm: p.mm, sim: s.sim) })))
+                return .object(mem)
+            }), base)
+        case (.get, "vmas", 1):
+            return (json(try s.locked { () throws(APIError) in
+                let p = try proc()
+                return .object([("vmas", .array(p.mm.vmas.map { DTO.vma($0, mm: p.mm, sim: s.sim) }))])
+            }), base + "/vmas")
+        case (.get, "maps", 1):
+            return (.text(.ok, try s.locked { () throws(APIError) in ProcMaps.maps(try proc()) }), base + "/maps")
+        case (.get, "smaps", 1):
+            return (.text(.ok, try s.locked { () throws(APIError) in ProcMaps.smaps(try proc()) }), base + "/smaps")
+        case (.get, "pages", 1):
+            let a = try Args(.object(req.queryItems.map { ($0.name, .string($0.value)) }))
+            let start = try a.address("start", default: 0)
+            let end = try a.address("end", default: UInt64.max)
+            guard start <= end else { throw .badRequest("field 'start' must not be above 'end'") }
+            return (json(try s.locked { () throws(APIError) in
+                _ = try proc()
+                return Inspection.pages(s.sim, pid: pid, start: start, end: end)
+            }), base + "/pages")
+        case (.post, "syscalls", 2):
+            let name = seg[1]
+            guard Requests.syscallNames.contains(name) else { throw .notFound("unknown syscall '\(name)'") }
+            let op = Self.withMembers(try Args(try body(req)).value, [("op", .string(name)), ("pid", .num(pid))])
+            return (json(try applyOne(s, op)), base + "/syscalls/" + name)
+        case (.post, "faults", 1):
+            let op = Self.withMembers(try Args(try body(req)).value, [("op", .string("fault")), ("pid", .num(pid))])
+            return (json(try applyOne(s, op)), base + "/faults")
+        default:
+            throw APIError.notFound("no route \(m) \(req.path)")
+        }
+    }
+
+    /// `op` with `members` set first (replacing any same-named ones).
+    static func withMembers(_ op: JSONValue, _ members: [(String, JSONValue)]) -> JSONValue {
+        guard case let .object(existing) = op else { return op }
+        let names = Set(members.map(\.0))
+        return .object(members + existing.filter { !names.contains($0.0) })
+    }
+
+    /// Decodes then applies one operation under the session lock.
+    func applyOne(_ s: Session, _ op: JSONValue) throws(APIError) -> JSONValue {
+        let decoded = try Op.decode(op)
+        let before = s.lock.withLock { s.sim.stats.faults }
+        defer { metrics.countFaults(before: before, after: s.lock.withLock { s.sim.stats.faults }) }
+        return try s.locked { () throws(APIError) in try s.apply(decoded, json: op, summary: false) }
+    }
+
+    /// POST …/ops: decode every op first (a malformed batch changes nothing),
+    /// then apply them in order; an op that refers to nothing reports its
+    /// error in place and the rest still run, as if each were sent alone.
+    func batch(_ s: Session, _ body: JSONValue) throws(APIError) -> JSONValue {
+        let a = try Args(body)
+        guard case let .array(items)? = a.value["ops"] else { throw .badRequest("field 'ops' must be an array") }
+        guard items.count <= config.limits.maxBatchOps else {
+            throw APIError(.limitExceeded, "batch of \(items.count) ops exceeds the configured limit of \(config.limits.maxBatchOps)")
+        }
+        let detail = try a.string("detail", default: "full")
+        guard detail == "full" || detail == "summary" else { throw .badRequest("field 'detail' must be \"full\" or \"summary\"") }
+        var decoded: [Op] = []
+        decoded.reserveCapacity(items.count)
+        for (n, item) in items.enumerated() { decoded.append(try Op.decode(item, context: "ops[\(n)].")) }
+        return s.lock.withLock {
+            let before = s.sim.stats.faults
+            var results: [JSONValue] = []
+            results.reserveCapacity(items.count)
+            for (n, op) in decoded.enumerated() {
+                do {
+                    results.append(try s.apply(op, json: items[n], summary: detail == "summary"))
+                } catch let e as APIError {
+                    results.append(e.body(requestID: "ops[\(n)]"))
+                } catch {
+                    results.append(APIError(.internalError, "\(error)").body(requestID: "ops[\(n)]"))
+                }
+            }
+            s.sim.tracer.enabled = true
+            metrics.countFaults(before: before, after: s.sim.stats.faults)
+            return .object([("results", .array(results))])
+        }
+    }
+
+    /// GET …/events: the log so far, then live operations, as SSE.
+    func events(_ req: HTTPRequest, _ s: Session) -> HTTPResponse {
+        let from = Int(req.headers["Last-Event-ID"] ?? "") ?? 0
+        return .eventStream { writer in
+            var next = from
+            while true {
+                guard let batch = s.waitEvents(from: next, timeout: 15) else { return }
+                if batch.isEmpty {
+                    if !writer.writeComment("keep-alive") { return }
+                    continue
+                }
+                for payload in batch {
+                    next += 1
+                    if !writer.writeEvent(String(decoding: payload, as: UTF8.self), event: "op", id: String(next)) { return }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+// Fault panel: a form that makes the selected process touch an address, and
+// the answer drawn as a path: lock_vma_under_rcu → success or why it gave up
+// → mmap_lock → handler → anon_vma decision → PTE before/after.
+import { api } from './api.js';
+import { state, guarded, scheduleRefresh, emit } from './store.js';
+import { addr, hex, esc, avBadge, lockSummary, $ } from './util.js';
+
+const GOOD = new Set(['success', 'locked', 'ok', 'trylock', 'handled', 'present', 'reused', 'allocated', 'expanded', 'found']);
+
+function pteText(p) {
+  if (!p || !p.present) {
+    if (p && p.guard) return 'guard marker';
+    return 'none (not present)';
+  }
+  const bits = [p.writable ? 'RW' : 'RO'];
+  if (p.dirty) bits.push('dirty');
+  if (p.guard) bits.push('guard');
+  if (p.folio) bits.push(`folio ${typeof p.folio === 'object' ? p.folio.id : p.folio}`);
+  return 'present, ' + bits.join(', ');
+}
+
+function synthSteps(lock) {
+  if (lock.path === 'vma_lock') return [{ fn: 'lock_vma_under_rcu', result: 'success' }];
+  if (lock.path === 'vma_lock_then_mmap_lock') return [{ fn: 'lock_vma_under_rcu', result: lock.stat || 'abort', reason: lock.reason }, { fn: 'lock_mm_and_find_vma', result: 'locked' }];
+  return [{ fn: 'mmap_read_lock', result: 'locked' }];
+}
+
+function box(cls, title, body, testid) {
+  return `<li class="step ${cls}"${testid ? ` data-testid="${testid}"` : ''}><div class="step-fn">${title}</div>${body ? `<div class="step-body">${body}</div>` : ''}</li>`;
+}
+
+/** The full drawing of one fault result. */
+export function faultHtml(res, source) {
+  const src = source ? `<div class="fault-source">${esc(source)}</div>` : '';
+  if (!res) return src;
+  if (res.fault === false) {
+    return `${src}<div class="lock-headline nofault" data-testid="lock-path">no fault: the PTE already allows ${esc(res.access)} at ${esc(res.address)}</div>`;
+  }
+  const lock = res.lock || {};
+  const sum = lockSummary(res);
+  const parts = [];
+  parts.push(`${src}<div class="lock-headline ${sum.cls}" data-testid="lock-path" data-path="${esc(lock.path || '')}">${esc(sum.text)}</div>`);
+  parts.push(`<dl class="lock-facts"><dt>address</dt><dd class="mono">${esc(res.address)} (${esc(res.access)})</dd><dt>lock.code</dt><dd><code data-testid="lock-code">${esc(lock.code ?? '—')}</code></dd><dt>lock.reason</dt><dd><code data-testid="lock-reason">${esc(lock.reason ?? '—')}</code></dd><dt>lock.stat</dt><dd><code>${esc(lock.stat ?? 'null')}</code></dd><dt>outcome</dt><dd data-testid="fault-outcome" class="${res.outcome === 'handled' ? '' : 'signal'}">${esc(res.outcome)}${res.si_code ? ` (${esc(res.si_code)})` : ''}</dd></dl>`);
+  const steps = (lock.steps && lock.steps.length ? lock.steps : synthSteps(lock));
+  const items = [];
+  let sawMmap = false;
+  const handlerIn = steps.some((s) => s.fn === res.handler);
+  for (const s of steps) {
+    const ok = GOOD.has(String(s.result));
+    const isMmap = /mmap|lock_mm_and_find_vma/.test(s.fn);
+    if (isMmap && !sawMmap && lock.path !== 'mmap_lock') {
+      sawMmap = true;
+    }
+    const cls = s.fn === 'lock_vma_under_rcu' ? (ok ? 'vmalock' : 'giveup') : isMmap ? (lock.path === 'mmap_lock' ? 'legacy' : 'fallback') : ok ? 'ok' : 'giveup';
+    const why = s.reason ? `<span class="why">gave up: ${esc(s.reason)}</span>` : '';
+    const note = s.note ? `<span class="note">${esc(s.note)}</span>` : '';
+    items.push(box(cls, `<code>${esc(s.fn)}</code> → <b>${esc(s.result)}</b>`, why + note, 'fault-step'));
+  }
+  if (res.handler && !handlerIn) items.push(box('handler', `handler <code>${esc(res.handler)}</code>`, lock.path === 'vma_lock' ? 'under the per-VMA read lock' : 'under mmap_read_lock', 'fault-handler'));
+  else if (res.handler) items.push(box('handler', `handler <code>${esc(res.handler)}</code>`, '', 'fault-handler'));
+  const av = res.anon_vma;
+  if (av) {
+    let body = '';
+    if (av.action === 'reused' && av.from) body += `reused from ${esc(av.from.side)} neighbour <span class="mono">${esc(av.from.vma)}</span><br>`;
+    if (av.action === 'none') body += 'no anon_vma needed<br>';
+    if (av.action === 'present') body += 'vma->anon_vma already set<br>';
+    if (av.candidates && av.candidates.length) {
+      body += '<ul class="cands">' + av.candidates.map((c) => `<li class="${c.compatible ? 'ok' : 'no'}" data-testid="anon-vma-candidate"><b>${esc(c.side)}</b> <span class="mono">${esc(c.vma)}</span>: ${c.compatible ? 'compatible' : 'not compatible'}${c.why ? ` — ${esc(c.why)}` : ''}</li>`).join('') + '</ul>';
+    } else if (av.action === 'allocated') body += 'no neighbour considered compatible → new anon_vma';
+    items.push(box(`anon av-${esc(av.action)}`, `anon_vma: <b data-testid="anon-vma-action">${esc(av.action)}</b> ${av.id ? avBadge(av.id) : ''}`, body, 'fault-anon-vma'));
+  }
+  const pte = res.pte || {};
+  const folio = res.folio ? `<br>folio ${esc(res.folio.id)}${res.folio.anon ? ' anon' : ''}${res.folio.zero_page ? ' (zero page)' : ''}, mapcount ${esc(res.folio.mapcount)}${res.folio.copied_from ? `, copied from ${esc(res.folio.copied_from)}` : ''}` : '';
+  items.push(box('pte', 'PTE', `<span class="pte-before">before: ${esc(pteText(pte.before))}</span><br><span class="pte-after">after: ${esc(pteText(pte.after))}</span>${folio}`, 'fault-pte'));
+  parts.push(`<ol class="fault-path" data-testid="fault-path">${items.join('<li class="arrow" aria-hidden="true">↓</li>')}</ol>`);
+  const second = res.second_fault || res.secondFault;
+  if (second && (Array.isArray(second) ? second.length : true)) {
+    for (const s2 of [].concat(second)) parts.push(`<h4>second fault</h4>${faultHtml(s2)}`);
+  }
+  return parts.join('');
+}
+
+export function showFault(res, source) {
+  const out = $('#fault-result');
+  out.innerHTML = faultHtml(res, source);
+}
+
+export function setFaultAddress(a) {
+  $('#fault-address').value = typeof a === 'number' ? hex(a) : a;
+  const details = $('#fault-panel');
+  details.scrollIntoView({ block: 'nearest' });
+  $('#fault-address').focus();
+}
+
+export function initFault() {
+  $('#fault-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (state.snapshot) return;
+    const s = state.live;
+    if (!s) return;
+    const pid = state.pid;
+    const a = $('#fault-address').value.trim();
+    const access = $('#fault-access').value;
+    const inject = {
+      mmap_lock_contended: $('#inj-contended').checked,
+      vma_write_locked: $('#inj-wlocked').checked,
+      page_cache_miss: $('#inj-miss').checked,
+    };
+    const body = { address: /^0x/i.test(a) ? a.toLowerCase() : (Number.isFinite(addr(a)) ? addr(a) : a), access, inject };
+    const res = await guarded(`fault at ${a}`, () => api.fault(s.id, pid, body));
+    if (res) {
+      showFault(res, `pid ${pid}: ${access} fault at ${a}`);
+      emit('local-op');
+      scheduleRefresh(0);
+    }
+  });
+}
+
+export function updateFaultForm() {
+  const live = !state.snapshot && state.live && state.pid != null;
+  $('#fault-submit').disabled = !live;
+  $('#fault-pid').textContent = state.pid != null ? `pid ${state.pid}` : 'no process';
+  $('#fault-note').textContent = state.snapshot ? 'Showing an earlier state (read-only): go back to live to fault.' : (state.pid == null ? 'Create or select a process first.' : '');
+}
