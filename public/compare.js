@@ -51,7 +51,8 @@ export async function runCompare(scenarioId, kernels, options) {
   let runs = null, via = 'POST /v1/compare';
   try {
     const body = { kernels, ops };
-    if (Object.values(options).some(Boolean)) body.options = options;
+    const on = Object.keys(options).filter((k) => options[k]);
+    if (on.length) body.options = on; // api.md: "options": [names of the options that are on]
     runs = normalizeCompare(await api.compare(body), kernels, faultOps.length);
     if (!runs) via = 'one session per model (POST /v1/compare gave no per-fault results)';
   } catch (e) {

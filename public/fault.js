@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { state, guarded, scheduleRefresh, emit } from './store.js';
 import { addr, hex, esc, avBadge, lockSummary, $ } from './util.js';
 
-const GOOD = new Set(['success', 'locked', 'ok', 'trylock', 'handled', 'present', 'reused', 'allocated', 'expanded', 'found']);
+const BAD = new Set(['abort', 'retry', 'miss', 'fail', 'failed', 'error', 'busy', 'contended']);
 
 function pteText(p) {
   if (!p || !p.present) {
@@ -43,17 +43,22 @@ export function faultHtml(res, source) {
   parts.push(`<dl class="lock-facts"><dt>address</dt><dd class="mono">${esc(res.address)} (${esc(res.access)})</dd><dt>lock.code</dt><dd><code data-testid="lock-code">${esc(lock.code ?? '—')}</code></dd><dt>lock.reason</dt><dd><code data-testid="lock-reason">${esc(lock.reason ?? '—')}</code></dd><dt>lock.stat</dt><dd><code>${esc(lock.stat ?? 'null')}</code></dd><dt>outcome</dt><dd data-testid="fault-outcome" class="${res.outcome === 'handled' ? '' : 'signal'}">${esc(res.outcome)}${res.si_code ? ` (${esc(res.si_code)})` : ''}</dd></dl>`);
   const steps = (lock.steps && lock.steps.length ? lock.steps : synthSteps(lock));
   const items = [];
-  let sawMmap = false;
   const handlerIn = steps.some((s) => s.fn === res.handler);
+  let fellBack = false;
   for (const s of steps) {
-    const ok = GOOD.has(String(s.result));
-    const isMmap = /mmap|lock_mm_and_find_vma/.test(s.fn);
-    if (isMmap && !sawMmap && lock.path !== 'mmap_lock') {
-      sawMmap = true;
-    }
-    const cls = s.fn === 'lock_vma_under_rcu' ? (ok ? 'vmalock' : 'giveup') : isMmap ? (lock.path === 'mmap_lock' ? 'legacy' : 'fallback') : ok ? 'ok' : 'giveup';
-    const why = s.reason ? `<span class="why">gave up: ${esc(s.reason)}</span>` : '';
-    const note = s.note ? `<span class="note">${esc(s.note)}</span>` : '';
+    const bad = BAD.has(String(s.result).toLowerCase());
+    const isMmap = /mmap|lock_mm_and_find_vma|find_vma/.test(s.fn);
+    let cls = 'ok', label = '';
+    if (s.fn === 'lock_vma_under_rcu') {
+      cls = bad ? 'giveup' : 'vmalock';
+      label = bad ? 'per-VMA lock not taken' : 'per-VMA read lock taken';
+    } else if (bad) cls = 'giveup';
+    else if (isMmap && lock.path === 'mmap_lock') { cls = 'legacy'; label = 'mmap_read_lock path'; }
+    else if (isMmap && fellBack) { cls = 'fallback'; label = 'fell back to mmap_lock'; }
+    else if (isMmap) label = 'opportunistic, the VMA lock is still held';
+    if (bad) fellBack = true;
+    const why = s.reason ? (bad ? `<span class="why">gave up: ${esc(s.reason)}</span>` : `<span class="note">for ${esc(s.reason)}</span>`) : '';
+    const note = (label ? `<span class="note">${esc(label)}</span>` : '') + (s.note ? `<span class="note">${esc(s.note)}</span>` : '');
     items.push(box(cls, `<code>${esc(s.fn)}</code> → <b>${esc(s.result)}</b>`, why + note, 'fault-step'));
   }
   if (res.handler && !handlerIn) items.push(box('handler', `handler <code>${esc(res.handler)}</code>`, lock.path === 'vma_lock' ? 'under the per-VMA read lock' : 'under mmap_read_lock', 'fault-handler'));
@@ -73,6 +78,9 @@ export function faultHtml(res, source) {
   const folio = res.folio ? `<br>folio ${esc(res.folio.id)}${res.folio.anon ? ' anon' : ''}${res.folio.zero_page ? ' (zero page)' : ''}, mapcount ${esc(res.folio.mapcount)}${res.folio.copied_from ? `, copied from ${esc(res.folio.copied_from)}` : ''}` : '';
   items.push(box('pte', 'PTE', `<span class="pte-before">before: ${esc(pteText(pte.before))}</span><br><span class="pte-after">after: ${esc(pteText(pte.after))}</span>${folio}`, 'fault-pte'));
   parts.push(`<ol class="fault-path" data-testid="fault-path">${items.join('<li class="arrow" aria-hidden="true">↓</li>')}</ol>`);
+  if (Array.isArray(res.trace) && res.trace.length) {
+    parts.push(`<details class="trace" data-testid="fault-trace"><summary>trace (${res.trace.length} steps)</summary><ol>${res.trace.map((t) => `<li><code>${esc(t.fn)}</code> ${esc(t.note || '')}</li>`).join('')}</ol></details>`);
+  }
   const second = res.second_fault || res.secondFault;
   if (second && (Array.isArray(second) ? second.length : true)) {
     for (const s2 of [].concat(second)) parts.push(`<h4>second fault</h4>${faultHtml(s2)}`);

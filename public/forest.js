@@ -3,7 +3,7 @@
 // own vma->anon_vma, dashed: other AVCs of its chain).
 import { avColor, esc, size, addr } from './util.js';
 
-const NODE_W = 150, NODE_H = 46, COL = 190, ROW = 58, VMA_W = 300;
+const NODE_W = 140, NODE_H = 46, COL = 160, ROW = 58, VMA_W = 250;
 
 function orderForest(avs) {
   const byId = new Map(avs.map((a) => [a.id, a]));
@@ -50,7 +50,7 @@ export function renderForest(root, avs, allVmas) {
     }
   }
   const vmaList = [...vmaKeys.values()].sort((x, y) => x.pid - y.pid || addr(x.range.split('-')[0]) - addr(y.range.split('-')[0]));
-  const vx = 16 + (maxDepth + 1) * COL + 90;
+  const vx = 16 + (maxDepth + 1) * COL + 40;
   vmaList.forEach((v, i) => {
     v.y = 16 + i * (ROW - 16);
     const own = (allVmas[v.pid] || []).find((m) => `${m.start}-${m.end}` === v.range);
@@ -68,7 +68,7 @@ export function renderForest(root, avs, allVmas) {
       if (!p) continue;
       const own = v.vma && v.vma.anon_vma === id;
       const x1 = p.x + NODE_W, y1 = p.y + NODE_H / 2, x2 = vx, y2 = v.y + 14;
-      parts.push(`<path class="chain-edge${own ? ' own' : ''}" data-testid="forest-chain" d="M${x1},${y1} C${x1 + 60},${y1} ${x2 - 60},${y2} ${x2},${y2}" stroke="${avColor(id)}"><title>${esc(`pid ${v.pid} ${v.range} ${own ? 'has vma->anon_vma = ' : 'links (AVC) to '}${id}`)}</title></path>`);
+      parts.push(`<path class="chain-edge${own ? ' own' : ''}" data-testid="forest-chain" d="M${x1},${y1} C${x1 + 40},${y1} ${x2 - 40},${y2} ${x2},${y2}" stroke="${avColor(id)}"><title>${esc(`pid ${v.pid} ${v.range} ${own ? 'has vma->anon_vma = ' : 'links (AVC) to '}${id}`)}</title></path>`);
     }
   }
   // parent → child edges
@@ -87,7 +87,7 @@ export function renderForest(root, avs, allVmas) {
   for (const v of vmaList) {
     const m = v.vma;
     const [s, e] = v.range.split('-');
-    const label = `pid ${v.pid}  ${v.range}`;
+    const label = `pid ${v.pid} ${v.range}`;
     const sub = m ? `${m.perms} ${size(addr(e) - addr(s))}${m.file ? ' ' + m.file.path.split('/').pop() : ''}  own: ${m.anon_vma || '—'}` : '';
     parts.push(`<g class="forest-vma" data-testid="forest-vma" data-pid="${v.pid}" data-range="${esc(v.range)}" transform="translate(${vx},${v.y})"><title>${esc(`${label}\nchain: ${v.avs.join(', ')}`)}</title><rect width="${VMA_W}" height="30" rx="4"/><text x="8" y="12" class="vma-l1">${esc(label)}</text><text x="8" y="25" class="vma-l2">${esc(sub)}</text></g>`);
   }

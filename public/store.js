@@ -53,12 +53,14 @@ let refreshing = null;
 /** Refresh the displayed session soon (coalesces bursts, e.g. SSE events). */
 export function scheduleRefresh(delay = 120) {
   clearTimeout(refreshTimer);
+  document.body.dataset.refresh = 'pending'; // tests wait for this to go away
   refreshTimer = setTimeout(() => { refresh(); }, delay);
 }
 
 /** Reloads everything about the displayed session and re-renders. */
 export async function refresh() {
   clearTimeout(refreshTimer);
+  refreshTimer = null;
   if (refreshing) { await refreshing; }
   refreshing = (async () => {
     const s = state.view;
@@ -91,7 +93,10 @@ export async function refresh() {
       showError(e, 'loading session state');
     }
   })();
-  try { await refreshing; } finally { refreshing = null; }
+  try { await refreshing; } finally {
+    refreshing = null;
+    if (!refreshTimer || document.body.dataset.refresh !== 'pending') delete document.body.dataset.refresh;
+  }
 }
 
 export function selectProcess(pid) {

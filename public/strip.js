@@ -106,7 +106,7 @@ export function addressAt(el, ev) {
   return s + Math.floor(frac * n) * PAGE;
 }
 
-const COLS = ['range', 'size', 'perms', 'pgoff', 'file / name', 'anon_vma', 'anon_vma_chain', 'resident', 'flags'];
+const COLS = ['range', 'size', 'perms', 'pgoff', 'file / name', 'anon_vma', 'chain', 'RSS', 'flags'];
 
 /** The maps view. Rows are grid rows with content-visibility:auto, so 1000 VMAs lay out fast. */
 export function renderTable(root, vmas) {
@@ -116,7 +116,7 @@ export function renderTable(root, vmas) {
     const chain = (v.anon_vma_chain || []).map((id) => avBadge(id, ' (chain)')).join(' ');
     const file = v.file ? v.file.path : (v.name || '');
     const short = v.file ? v.file.path.split('/').pop() : (v.name || '');
-    return `<div role="row" class="vrow kind-${vmaKind(v)}" data-testid="vma-row" data-index="${i}"><span role="cell" class="mono"><button type="button" class="linkish" data-start="${v.start}" data-end="${v.end}" title="fault at ${v.start}">${v.start}-${v.end}</button></span><span role="cell">${size(e - s)}</span><span role="cell" class="mono">${esc(v.perms)}</span><span role="cell" class="mono">${esc(v.pgoff)}</span><span role="cell" class="file" title="${esc(file)}">${esc(short)}</span><span role="cell">${avBadge(v.anon_vma)}</span><span role="cell" class="chain">${chain || '–'}</span><span role="cell">${v.resident_pages ?? ''}/${v.pages ?? ''}</span><span role="cell" class="flags">${esc((v.flags || []).map((f) => f.replace(/^VM_/, '')).join(' '))}</span></div>`;
+    return `<div role="row" class="vrow kind-${vmaKind(v)}" data-testid="vma-row" data-index="${i}"><span role="cell" class="mono"><button type="button" class="linkish" data-start="${v.start}" data-end="${v.end}" title="fault at ${v.start}">${v.start}-<br>${v.end}</button></span><span role="cell">${size(e - s)}</span><span role="cell" class="mono">${esc(v.perms)}</span><span role="cell" class="mono">${esc(v.pgoff)}</span><span role="cell" class="file" title="${esc(file)}">${esc(short)}</span><span role="cell">${avBadge(v.anon_vma)}</span><span role="cell" class="chain">${chain || '–'}</span><span role="cell" title="resident pages / pages">${v.resident_pages ?? ''}/${v.pages ?? ''}</span><span role="cell" class="flags">${esc((v.flags || []).map((f) => f.replace(/^VM_/, '')).join(' '))}</span></div>`;
   });
   root.innerHTML = `<div role="table" class="vma-table" data-testid="vma-table" aria-label="VMAs" aria-rowcount="${vmas.length + 1}"><div class="vcaption">VMAs (${vmas.length}) — /proc/PID/maps view with anon_vma, chain and flags</div><div role="row" class="vrow vhead">${COLS.map((c) => `<span role="columnheader">${c}</span>`).join('')}</div>${rows.join('')}</div>`;
 }

@@ -112,11 +112,18 @@ class Page:
         self.d, self.base = d, base
         self.console = []
 
-    def wait(self, fn, timeout=20, what="condition"):
+    def wait(self, fn, timeout=40, what="condition"):
         try:
             return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(lambda d: fn())
         except Exception:
-            raise AssertionError(f"timed out waiting for {what}")
+            page = ""
+            try:
+                page = self.d.execute_script(
+                    "const e = document.getElementById('error'); const s = document.getElementById('status');"
+                    "return (e && !e.hidden ? 'error banner: ' + e.textContent.trim() + '; ' : '') + 'status: ' + (s ? s.textContent : '')")
+            except Exception:
+                pass
+            raise AssertionError(f"timed out waiting for {what} ({page})")
 
     def q(self, css):
         return self.d.find_elements(By.CSS_SELECTOR, css)
@@ -146,7 +153,30 @@ class Page:
         return self.console
 
     def idle(self):
-        self.wait(lambda: "busy" not in (self.one("body").get_attribute("class") or ""), 60, "the page to finish its requests")
+        """Waits until no request, scheduled refresh or queued SSE event is pending."""
+        time.sleep(0.3)  # let SSE events that are already on the wire arrive
+        self.wait(lambda: self.d.execute_script(
+            "return !document.body.classList.contains('busy') && !document.body.dataset.refresh"), 60, "the page to settle")
+
+    def strip_info(self):
+        """The strip's VMAs read in one go (the DOM is re-rendered on every refresh)."""
+        return self.d.execute_script("""return Array.from(document.querySelectorAll('[data-testid="strip"] [data-testid="vma"]')).map(v => ({
+            start: v.dataset.start, av: v.dataset.anonVma || null,
+            badges: Array.from(v.querySelectorAll('[data-testid="anon-vma-badge"]')).map(b => b.dataset.anonVma),
+            marks: v.querySelectorAll('.pg').length}))""")
+
+    def eventually(self, fn, pred, timeout=5):
+        """fn() until pred(value) or timeout; returns the last value."""
+        end = time.time() + timeout
+        while True:
+            try:
+                v = fn()
+                if pred(v) or time.time() > end:
+                    return v
+            except Exception:
+                if time.time() > end:
+                    raise
+            time.sleep(0.15)
 
     def tab(self, name):
         self.click(f'[data-testid="tab-{name}"]')
@@ -187,18 +217,19 @@ def libc_checks(p, kernel):
     p.new_session(kernel)
     check(f"[{kernel}] #session=<id> in the URL", "#session=" in p.d.current_url, p.d.current_url)
     p.run_scenario("libc", 3)
-    vmas = p.strip_vmas()
-    check(f"[{kernel}] libc: 5 VMAs in the strip", len(vmas) == 5, f"got {len(vmas)}")
-    check(f"[{kernel}] libc: 5 rows in the VMA table", len(p.tid("vma-row")) == 5, f"got {len(p.tid('vma-row'))}")
-    starts = [v.get_attribute("data-start") for v in vmas]
+    info = p.eventually(p.strip_info, lambda v: len(v) == 5 and sum(len(x["badges"]) for x in v) == 2)
+    check(f"[{kernel}] libc: 5 VMAs in the strip", len(info) == 5, f"got {len(info)}")
+    rows = p.eventually(lambda: len(p.tid("vma-row")), lambda n: n == 5)
+    check(f"[{kernel}] libc: 5 rows in the VMA table", rows == 5, f"got {rows}")
+    starts = [v["start"] for v in info]
     check(f"[{kernel}] libc: strip starts at the seed's base", starts[:1] == ["0x7f0ce612e000"], str(starts))
-    badges = p.q('[data-testid="strip"] [data-testid="anon-vma-badge"]')
-    ids = [b.get_attribute("data-anon-vma") for b in badges]
-    by_vma = {v.get_attribute("data-start"): v.get_attribute("data-anon-vma") for v in vmas}
+    ids = [b for v in info for b in v["badges"]]
+    by_vma = {v["start"]: v["av"] for v in info}
     check(f"[{kernel}] libc: 2 anon_vma badges, distinct", len(ids) == 2 and len(set(ids)) == 2, str(ids))
     check(f"[{kernel}] libc: badges on .data and the anonymous tail",
           bool(by_vma.get("0x7f0ce62fc000")) and bool(by_vma.get("0x7f0ce6302000")) and not by_vma.get("0x7f0ce6154000"), str(by_vma))
-    check(f"[{kernel}] libc: resident pages marked", len(p.q('[data-testid="strip"] .pg')) >= 3, f"{len(p.q('[data-testid=strip] .pg'))} marks")
+    marks = sum(v["marks"] for v in info)
+    check(f"[{kernel}] libc: resident pages marked", marks >= 3, f"{marks} marks")
     p.shot(f"libc-{kernel}-address-space")
 
     want_text, want_reason, want_code = EXPECT[kernel]
@@ -223,8 +254,8 @@ def libc_checks(p, kernel):
         p.click(sel)
         p.wait(lambda: p.one('[data-testid="snapshot-banner"]').is_displayed(), 30, "the snapshot banner")
         p.idle()
-        p.wait(lambda: len(p.strip_vmas()) == 5, what="the replayed strip")
-        ids_then = [b.get_attribute("data-anon-vma") for b in p.q('[data-testid="strip"] [data-testid="anon-vma-badge"]')]
+        info_then = p.eventually(p.strip_info, lambda v: len(v) == 5 and sum(len(x["badges"]) for x in v) == 1)
+        ids_then = [b for v in info_then for b in v["badges"]]
         check(f"[{kernel}] timeline: state after the data fault has 1 anon_vma", len(ids_then) == 1, str(ids_then))
         fv2 = p.fault_view()
         check(f"[{kernel}] timeline: the picked fault shows '{want_text}'", want_text in fv2["path"], fv2["path"])
@@ -232,13 +263,26 @@ def libc_checks(p, kernel):
         p.click('[data-testid="snapshot-back"]')
         p.wait(lambda: not p.one('[data-testid="snapshot-banner"]').is_displayed(), what="back to live")
         p.idle()
-        p.wait(lambda: len(p.q('[data-testid="strip"] [data-testid="anon-vma-badge"]')) == 2, what="live state again")
+        p.wait(lambda: sum(len(x["badges"]) for x in p.strip_info()) == 2, what="live state again")
     else:
         check(f"[{kernel}] timeline has the data fault entry", False, "missing")
 
+    # clicking a position of the strip opens the fault panel there; the second write to the
+    # anonymous tail (anon_vma now set) takes the per-VMA lock under both models
+    p.click('[data-testid="strip"] [data-testid="vma"][data-start="0x7f0ce6302000"]')
+    a = p.one('[data-testid="fault-address"]').get_attribute("value")
+    inside = a.startswith("0x") and 0x7f0ce6302000 <= int(a, 16) < 0x7f0ce630f000
+    check(f"[{kernel}] strip click puts its address in the fault panel", inside, a)
+    Select(p.one('[data-testid="fault-access"]')).select_by_value("write")
+    p.click('[data-testid="fault-submit"]')
+    p.wait(lambda: a in p.one('[data-testid="fault-result"]').text, what="the fault answer")
+    fv3 = p.fault_view()
+    check(f"[{kernel}] fault panel: anon write with anon_vma set → per-VMA lock, VMA_OK",
+          fv3["path"] == "per-VMA lock" and fv3["code"] == "VMA_OK", str(fv3))
+    p.idle()
     p.tab("forest")
     p.wait(lambda: p.tid("forest-node") or p.tid("forest-empty"), what="the forest")
-    nodes = sorted(n.get_attribute("data-id") for n in p.tid("forest-node"))
+    nodes = sorted(p.d.execute_script("return Array.from(document.querySelectorAll('[data-testid=forest-node]')).map(n => n.dataset.id)"))
     check(f"[{kernel}] forest: one node per anon_vma, same ids as the badges", nodes == sorted(ids), f"{nodes} vs {ids}")
     check(f"[{kernel}] forest: the 2 VMAs linked to their anon_vmas", len(p.tid("forest-vma")) == 2 and len(p.tid("forest-chain")) >= 2,
           f"{len(p.tid('forest-vma'))} vmas, {len(p.tid('forest-chain'))} links")
@@ -250,8 +294,9 @@ def libc_checks(p, kernel):
 def fork_forest_check(p):
     p.new_session("6.18")
     p.run_scenario("fork", 4)
-    procs = p.tid("process")
-    check("fork: process tree shows parent and child", len(procs) == 2 and "ppid" in procs[1].text, [x.text for x in procs].__repr__())
+    procs = p.eventually(lambda: p.d.execute_script(
+        "return Array.from(document.querySelectorAll('[data-testid=process]')).map(b => b.textContent)"), lambda l: len(l) == 2)
+    check("fork: process tree shows parent and child", len(procs) == 2 and "ppid 1" in procs[1], repr(procs))
     p.tab("forest")
     p.wait(lambda: p.tid("forest-node"), what="the forest")
     edges = p.tid("forest-edge")
@@ -363,7 +408,16 @@ def main():
         logs = p.logs()
         severe = [l for l in logs if l.get("level") == "SEVERE"]
         # the deliberate 404 of the error check is logged by Chromium as a failed resource load
-        unexpected = [l for l in severe if not (bogus and bogus in l.get("message", "") and l not in logs_before_error)]
+        unexpected = []
+        for l in severe:
+            msg = l.get("message", "")
+            if bogus and bogus in msg and l not in logs_before_error:
+                continue
+            if "/v1/compare" in msg and " 404 " in msg:
+                # documented fallback: without POST /v1/compare the page runs one session per model
+                print("  NOTE: POST /v1/compare answered 404; the compare view used one session per model")
+                continue
+            unexpected.append(l)
         for l in unexpected:
             print("  console:", l.get("message"))
         check("browser console logged no errors", not unexpected, f"{len(unexpected)} error(s)")

@@ -7,9 +7,11 @@ import MMServer
 /// Writes one line to stdout unbuffered (scripts read the first line).
 @Sendable func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 let args = Array(CommandLine.arguments.dropFirst())
+if args.first == "compare" { exit(CompareCommand.run(Array(args.dropFirst()))) }
 if args.first == "--help" || args.first == "-h" {
     print("""
-    usage: mmsim [--config FILE] [--host HOST] [--port N] [--public DIR] [--default-kernel 6.18]
+    usage: mmsim compare TRACE [--kernels 6.3,v3-patch,6.4,6.18] [--option eager_anon_vma] [--faults trace|touch|none]
+           mmsim [--config FILE] [--host HOST] [--port N] [--public DIR] [--default-kernel 6.18]
                  [--max-sessions N] [--session-idle-seconds S] [--access-log false] …
     Every key of config/mmsim.json is a flag (--key value) and an MMSIM_KEY variable.
     """)

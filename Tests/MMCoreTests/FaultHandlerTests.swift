@@ -8,7 +8,7 @@ final class FaultWorld {
     /// The oracle's window base; addresses are `W + page * 4096`.
     static let W: UInt64 = 0x1000_0000_0000
     let sim: Simulation
-    let p: Process
+    let p: MMCore.Process
 
     init(_ model: KernelModel = .v6_18, options: ModelOptions = ModelOptions(), tracing: Bool = true) {
         sim = Simulation(model: model, options: options, config: SimulationConfig(tracing: tracing))
@@ -29,7 +29,7 @@ final class FaultWorld {
     /// MAP_PRIVATE|MAP_ANONYMOUS at page `page` (pgoff = addr >> 12, VM_ACCOUNT when writable).
     @discardableResult
     func anon(_ page: UInt64, _ pages: UInt64, _ prot: String = "rw-", extra: VMFlags = [],
-              name: String? = nil, in proc: Process? = nil) -> VMA {
+              name: String? = nil, in proc: MMCore.Process? = nil) -> VMA {
         var f = Self.flags(prot).union(extra)
         if f.contains(.WRITE) && !f.contains(.NORESERVE) { f.insert(.ACCOUNT) }
         let s = Self.at(page)
@@ -44,7 +44,7 @@ final class FaultWorld {
     }
 
     /// open(path, flags): a new struct file.
-    func open(_ inode: Inode, _ flags: UInt64 = Linux.O_RDONLY, in proc: Process? = nil) -> OpenFile {
+    func open(_ inode: Inode, _ flags: UInt64 = Linux.O_RDONLY, in proc: MMCore.Process? = nil) -> OpenFile {
         let f = sim.makeOpenFile(inode, flags: flags)
         _ = (proc ?? p).fds.install(f)
         return f
@@ -53,7 +53,7 @@ final class FaultWorld {
     /// MAP_PRIVATE (or MAP_SHARED) file mapping at page `page`, file page `pgoff`.
     @discardableResult
     func map(_ file: OpenFile, _ page: UInt64, _ pages: UInt64, pgoff: UInt64, _ prot: String,
-             shared: Bool = false, in proc: Process? = nil) -> VMA {
+             shared: Bool = false, in proc: MMCore.Process? = nil) -> VMA {
         var f = Self.flags(prot)
         if shared {
             f.insert(.MAYSHARE)
@@ -91,19 +91,19 @@ final class FaultWorld {
 
     @discardableResult
     func touch(_ page: UInt64, _ access: Access = .read, inject: FaultInjection = .none,
-               mode: FaultMode = .user, in proc: Process? = nil) -> FaultResult {
+               mode: FaultMode = .user, in proc: MMCore.Process? = nil) -> FaultResult {
         try! sim.fault(pid: (proc ?? p).pid, address: Self.at(page), access: access, mode: mode, inject: inject)
     }
 
-    func pte(_ page: UInt64, in proc: Process? = nil) -> PTE? { (proc ?? p).mm.pageTable[Self.at(page) >> 12] }
-    func folio(_ page: UInt64, in proc: Process? = nil) -> Folio? { pte(page, in: proc)?.folio }
+    func pte(_ page: UInt64, in proc: MMCore.Process? = nil) -> PTE? { (proc ?? p).mm.pageTable[Self.at(page) >> 12] }
+    func folio(_ page: UInt64, in proc: MMCore.Process? = nil) -> Folio? { pte(page, in: proc)?.folio }
 
-    func fork(_ proc: Process? = nil) -> Process {
+    func fork(_ proc: MMCore.Process? = nil) -> MMCore.Process {
         let r = try! sim.syscall(pid: (proc ?? p).pid, .fork)
         return sim.processes[Int(r.ret)]!
     }
 
-    func exit(_ proc: Process) { _ = try! sim.syscall(pid: proc.pid, .exit(status: 0)) }
+    func exit(_ proc: MMCore.Process) { _ = try! sim.syscall(pid: proc.pid, .exit(status: 0)) }
 }
 
 /// §9.2: the handler and the page/anon_vma state each fault leaves, one test
@@ -420,7 +420,9 @@ final class FaultHandlerTests: XCTestCase {
         XCTAssertEqual(r.outcome, .SIGSEGV)
         XCTAssertEqual(r.siCode, .SEGV_MAPERR)
         XCTAssertEqual(r.lock?.code, .NO_VMA)
-        // A stack whose growth would come within stack_guard_gap of an accessible prev.
+        // A stack whose growth would come within stack_guard_gap (256 pages) of an accessible prev.
+        //   [300 rw- 301) ... 98 pages ... [400 stack 401)   touch 399
+        w.anon(300, 1)
         w.anon(400, 1, extra: .GROWSDOWN)
         let r2 = w.touch(399)
         XCTAssertEqual(r2.siCode, .SEGV_MAPERR)

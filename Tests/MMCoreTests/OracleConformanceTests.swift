@@ -118,6 +118,40 @@ final class OracleConformanceTests: XCTestCase {
         }
     }
 
+    /// The comparison itself: F labels match up to a consistent renaming only.
+    func testComparisonRenamesAnonymousFramesConsistently() throws {
+        func page(_ n: Int, _ frame: String, mapcount: Int = 1) -> ObservedPage {
+            ObservedPage(page: n, present: true, swapped: false, zeroPage: false, anon: true,
+                         exclusive: mapcount == 1, mapcount: mapcount, frame: frame, fileOrSharedAnon: false,
+                         anonExclusive: mapcount == 1, large: false, guard: nil)
+        }
+        func obs(_ pages: [ObservedPage]) -> Observation {
+            Observation(label: "o", procs: ["p0": ProcObservation(vmas: [], pages: pages)])
+        }
+        let scenario = try JSONDecoder().decode(OracleScenario.self, from: Data(#"{"name":"t","description":"t","steps":[{"op":"observe","label":"o"},{"op":"observe","label":"o"}]}"#.utf8))
+        func diffs(_ kernel: [[ObservedPage]], _ sim: [[ObservedPage]]) throws -> [String] {
+            let steps = kernel.indices.map { i in #"{"index":\#(i),"op":"observe","label":"o","result":{"ok":true}}"# }
+            let json = #"{"name":"t","description":"t","kernel":"k","window_base":"0x100000000000","window_pages":4096,"page_size":4096,"steps":[\#(steps.joined(separator: ","))],"observations":[]}"#
+            var expected = try OracleFixtures.decoder().decode(OracleExpected.self, from: Data(json.utf8))
+            expected.observations = kernel.map(obs)
+            var out = ScenarioRunner.Output()
+            out.steps = kernel.map { _ in StepResult(ok: true) }
+            out.observations = sim.map(obs)
+            return OracleComparison.compare(scenario: scenario, expected: expected, output: out, registrationOrder: ["p0"])
+        }
+        // Same partition under another numbering: equal.
+        XCTAssertEqual(try diffs([[page(16, "F1"), page(17, "F2")], [page(16, "F2")]],
+                                 [[page(16, "F7"), page(17, "F3")], [page(16, "F3")]]), [])
+        // The simulator keeps a frame the kernel replaced: caught.
+        XCTAssertEqual(try diffs([[page(16, "F1"), page(17, "F2")], [page(16, "F3")]],
+                                 [[page(16, "F1"), page(17, "F2")], [page(16, "F1")]]).count, 1)
+        // Two kernel frames are one simulator frame: caught.
+        XCTAssertEqual(try diffs([[page(16, "F1"), page(17, "F2")]], [[page(16, "F1"), page(17, "F1")]]).count, 1)
+        // Other labels must be equal; other fields are compared too.
+        XCTAssertEqual(try diffs([[page(16, "lib@0")]], [[page(16, "lib@1")]]).count, 1)
+        XCTAssertEqual(try diffs([[page(16, "F1", mapcount: 2)]], [[page(16, "F1")]]).count, 1)
+    }
+
     func testLocalScenarios() throws {
         let names = OracleFixtures.names("local")
         XCTAssertFalse(names.isEmpty, "no local scenarios found in \(OracleFixtures.directory("local").path)")

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Linux x86-64 ABI constants as strace spells them, shared by the
 /// simulator, the HTTP layer and the trace importers.
 ///
@@ -185,7 +183,7 @@ public struct FlagTable: Sendable {
     public func parse(_ text: String) throws(FlagParseError) -> UInt64 {
         var result: UInt64 = 0
         for raw in text.split(separator: "|", omittingEmptySubsequences: false) {
-            let token = raw.trimmingCharacters(in: .whitespaces)
+            let token = String(raw.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
             if let v = byName[token] { result |= v; continue }
             if token == zeroName { continue }
             if let v = Self.parseNumber(token) { result |= v; continue }

@@ -1,6 +1,357 @@
+/// mremap(2) (kernel-model.md §3.6), after mm/mremap.c of the 6.15–6.18 era
+/// (`struct vma_remap_struct`): `check_mremap_params`, `do_mremap`,
+/// `mremap_to`, `mremap_at`, `remap_is_valid`, `shrink_vma`, `expand_vma`,
+/// `expand_vma_in_place`, `move_vma`, `copy_vma_and_data`,
+/// `move_page_tables`, `unmap_source_vma`, `dontunmap_complete`; and mm/vma.c
+/// `copy_vma`, `vma_merge_extend`. Single-VMA moves only.
+
+/// Models struct vma_remap_struct (mm/mremap.c).
+struct VMARemap {
+    var addr: UInt64
+    var oldLen: UInt64
+    var newLen: UInt64
+    let flags: UInt64
+    var newAddr: UInt64
+    var vma: VMA?
+    var delta: UInt64 = 0
+    var mlocked = false
+    var charged: UInt64 = 0
+
+    /// vrm_implies_new_addr(): MREMAP_FIXED or MREMAP_DONTUNMAP.
+    var impliesNewAddr: Bool { flags & (Linux.MREMAP_FIXED | Linux.MREMAP_DONTUNMAP) != 0 }
+    var isShrink: Bool { oldLen > newLen }
+    var isExpand: Bool { newLen > oldLen }
+}
+
 extension Simulation {
-    /// TODO: stub, to be implemented.
-    func sysMremap(_ p: Process, oldAddress: UInt64, oldSize: UInt64, newSize: UInt64, flags: UInt64, newAddress: UInt64) -> SysReturn {
-        .error(.ENOSYS)
+    /// mremap(2) → do_mremap(): validation, then resize in place or move.
+    /// Returns the (new) address.
+    func sysMremap(_ p: Process, oldAddress: UInt64, oldSize: UInt64, newSize: UInt64, flags: UInt64,
+                   newAddress: UInt64) -> SysReturn {
+        let mm = p.mm
+        let firstID = nextVMAId
+        var vrm = VMARemap(addr: oldAddress, oldLen: oldSize, newLen: newSize, flags: flags, newAddr: newAddress)
+        if let e = checkMremapParams(mm, vrm) { return .error(e) }
+        vrm.oldLen = pageAlign(vrm.oldLen)
+        vrm.newLen = pageAlign(vrm.newLen)
+        vrm.delta = vrm.oldLen > vrm.newLen ? vrm.oldLen - vrm.newLen : vrm.newLen - vrm.oldLen
+        guard let vma = mm.vmas.find(containing: vrm.addr) else {
+            tracer.step("do_mremap", "\(hex(vrm.addr)) is not mapped: EFAULT")
+            return .error(.EFAULT)
+        }
+        vrm.vma = vma
+        let r = vrm.impliesNewAddr ? mremapTo(p, &vrm) : mremapAt(p, &vrm)
+        noteCreatedVMAs(mm, firstID: firstID, oldAddress, oldAddress &+ max(vrm.oldLen, vrm.newLen))
+        if case let .value(a) = r {
+            if a != oldAddress { noteCreatedVMAs(mm, firstID: firstID, a, a + vrm.newLen) }
+            if vrm.mlocked && vrm.newLen > vrm.oldLen {
+                mmapWriteUnlock(mm)
+                mmPopulate(p, a + vrm.oldLen, vrm.delta)
+            }
+        }
+        return r
+    }
+
+    /// Models check_mremap_params() (mm/mremap.c): known flags only, page
+    /// aligned old address, non-zero new length; with FIXED/DONTUNMAP an
+    /// aligned new address, MAYMOVE, equal lengths for DONTUNMAP, and room
+    /// for the worst-case splits below max_map_count.
+    func checkMremapParams(_ mm: MM, _ vrm: VMARemap) -> Errno? {
+        let why: String?
+        if vrm.flags & ~(Linux.MREMAP_FIXED | Linux.MREMAP_MAYMOVE | Linux.MREMAP_DONTUNMAP) != 0 {
+            why = "unknown flags"
+        } else if offsetInPage(vrm.addr) != 0 {
+            why = "old address not page aligned"
+        } else if pageAlign(vrm.newLen) == 0 {
+            why = "new length 0"
+        } else if !vrm.impliesNewAddr {
+            why = nil
+        } else if offsetInPage(vrm.newAddr) != 0 {
+            why = "new address not page aligned"
+        } else if vrm.flags & Linux.MREMAP_MAYMOVE == 0 {
+            why = "MREMAP_FIXED/MREMAP_DONTUNMAP without MREMAP_MAYMOVE"
+        } else if vrm.flags & Linux.MREMAP_DONTUNMAP != 0 && vrm.oldLen != vrm.newLen {
+            why = "MREMAP_DONTUNMAP cannot resize"
+        } else if mm.mapCount + 2 >= layout.maxMapCount - 3 {
+            tracer.step("check_mremap_params", "map_count too close to max_map_count: ENOMEM")
+            return .ENOMEM
+        } else {
+            why = nil
+        }
+        if let w = why {
+            tracer.step("check_mremap_params", "\(w): EINVAL")
+            return .EINVAL
+        }
+        return nil
+    }
+
+    /// Models mremap_at() (mm/mremap.c): same size → nothing; shrink → unmap
+    /// the tail in place; grow → expand_vma().
+    func mremapAt(_ p: Process, _ vrm: inout VMARemap) -> SysReturn {
+        if vrm.delta == 0 {
+            tracer.step("mremap_at", "same size, no move: nothing to do")
+            return .value(vrm.addr)
+        }
+        if vrm.isShrink {
+            if let e = shrinkVMA(p, &vrm) { return .error(e) }
+            return .value(vrm.addr)
+        }
+        return expandVMA(p, &vrm)
+    }
+
+    /// Models shrink_vma() (mm/mremap.c): unmap [addr + new_len, addr + old_len).
+    func shrinkVMA(_ p: Process, _ vrm: inout VMARemap) -> Errno? {
+        let unmapStart = vrm.addr + vrm.newLen
+        tracer.step("shrink_vma", "unmap the tail [\(hex(unmapStart))-\(hex(unmapStart + vrm.delta)))")
+        if let e = doVmiMunmap(p, unmapStart, unmapStart + vrm.delta) { return e }
+        vrm.vma = p.mm.vmas.find(containing: vrm.addr)
+        return vrm.vma == nil ? .EFAULT : nil
+    }
+
+    /// Models remap_is_valid() (mm/mremap.c): duplicating a private mapping
+    /// (old_len 0) → EINVAL; DONTUNMAP of VM_DONTEXPAND/VM_PFNMAP → EINVAL;
+    /// the old range must lie inside the VMA (EFAULT); growing a
+    /// VM_DONTEXPAND/VM_PFNMAP VMA → EFAULT; pgoff overflow → EINVAL.
+    func remapIsValid(_ vrm: VMARemap) -> Errno? {
+        let vma = vrm.vma!
+        if vrm.oldLen == 0 && vma.flags.intersection([.SHARED, .MAYSHARE]).isEmpty {
+            tracer.step("remap_is_valid", "old_len 0 would duplicate a private mapping: EINVAL")
+            return .EINVAL
+        }
+        if vrm.flags & Linux.MREMAP_DONTUNMAP != 0, !vma.flags.intersection([.DONTEXPAND, .PFNMAP]).isEmpty {
+            tracer.step("remap_is_valid", "MREMAP_DONTUNMAP of a VM_DONTEXPAND/VM_PFNMAP VMA: EINVAL")
+            return .EINVAL
+        }
+        if vrm.oldLen > vma.end - vrm.addr {
+            tracer.step("remap_is_valid", "old range crosses the end of \(vma.rangeDescription): EFAULT")
+            return .EFAULT
+        }
+        if vrm.newLen == vrm.oldLen { return nil }
+        let pgoff = vma.linearPageIndex(vrm.addr)
+        if pgoff &+ (vrm.newLen >> Linux.PAGE_SHIFT) < pgoff {
+            tracer.step("remap_is_valid", "pgoff overflow: EINVAL")
+            return .EINVAL
+        }
+        if !vma.flags.intersection([.DONTEXPAND, .PFNMAP]).isEmpty {
+            tracer.step("remap_is_valid", "\(vma.rangeDescription) is VM_DONTEXPAND/VM_PFNMAP: EFAULT")
+            return .EFAULT
+        }
+        return nil
+    }
+
+    /// Models expand_vma() (mm/mremap.c): grow in place when the old range
+    /// ends at the VMA's end and the next `delta` bytes are free
+    /// (vma_expandable()); else ENOMEM without MREMAP_MAYMOVE; else move.
+    func expandVMA(_ p: Process, _ vrm: inout VMARemap) -> SysReturn {
+        if let e = remapIsValid(vrm) { return .error(e) }
+        let vma = vrm.vma!
+        if vrm.addr + vrm.oldLen == vma.end && vmaExpandable(p.mm, vma, vrm.delta) {
+            if let e = expandVMAInPlace(p, &vrm) { return .error(e) }
+            return .value(vrm.addr)
+        }
+        if vrm.flags & Linux.MREMAP_MAYMOVE == 0 {
+            tracer.step("expand_vma", "cannot grow \(vma.rangeDescription) in place and MREMAP_MAYMOVE not given: ENOMEM")
+            return .error(.ENOMEM)
+        }
+        if let e = vrmSetNewAddr(p, &vrm) { return .error(e) }
+        return moveVMA(p, &vrm)
+    }
+
+    /// vma_expandable() (mm/mremap.c): nothing in [end, end + delta) and the
+    /// grown VMA still a valid fixed mapping below TASK_SIZE.
+    func vmaExpandable(_ mm: MM, _ vma: VMA, _ delta: UInt64) -> Bool {
+        let end = vma.end &+ delta
+        if end < vma.end { return false }
+        if mm.vmas.intersects(vma.end, end) { return false }
+        let size = end - vma.start
+        return size <= mm.taskSize && vma.start <= mm.taskSize - size
+    }
+
+    /// Models expand_vma_in_place() (mm/mremap.c) → vma_merge_extend()
+    /// (mm/vma.c): [end, end + delta) is proposed as a new range with the VMA
+    /// as `prev` (same flags, file, anon_vma; pgoff continuing it), so the VMA
+    /// grows and may also absorb a compatible `next`.
+    func expandVMAInPlace(_ p: Process, _ vrm: inout VMARemap) -> Errno? {
+        let mm = p.mm
+        let vma = vrm.vma!
+        if vma.flags.contains(.ACCOUNT) { vrm.charged = vrm.delta >> Linux.PAGE_SHIFT }
+        var vmg = VMAMergeProposal(mm: mm, pid: p.pid, prev: vma, middle: nil, next: mm.vmas.next(of: vma),
+                                   start: vma.end, end: vma.end + vrm.delta,
+                                   pgoff: vma.pgoff &+ vma.pages, flags: vma.flags, file: vma.file,
+                                   anonVMA: vma.anonVMA)
+        guard let grown = vmaMergeNewRange(&vmg) else {
+            tracer.step("vma_merge_extend", "\(vma.rangeDescription) cannot be extended: ENOMEM")
+            return .ENOMEM
+        }
+        mm.committedPages += vrm.charged
+        vrm.vma = grown
+        if grown.flags.contains(.LOCKED) { vrm.mlocked = true }
+        tracer.step("expand_vma_in_place", "grown in place to \(grown.rangeDescription)")
+        eagerAnonVMAIfNeeded(p, grown)
+        return nil
+    }
+
+    /// Models mremap_to() (mm/mremap.c): MREMAP_FIXED / MREMAP_DONTUNMAP.
+    /// The new range must fit below TASK_SIZE and not overlap the old one
+    /// (EINVAL); with FIXED whatever is mapped there is unmapped first; a
+    /// shrink happens in place before the move.
+    func mremapTo(_ p: Process, _ vrm: inout VMARemap) -> SysReturn {
+        let mm = p.mm
+        if vrm.newLen > mm.taskSize || vrm.newAddr > mm.taskSize - vrm.newLen {
+            tracer.step("mremap_to", "new range beyond TASK_SIZE: EINVAL")
+            return .error(.EINVAL)
+        }
+        if vrm.addr &+ vrm.oldLen > vrm.newAddr && vrm.newAddr &+ vrm.newLen > vrm.addr {
+            tracer.step("mremap_to", "new range overlaps the old one: EINVAL")
+            return .error(.EINVAL)
+        }
+        if vrm.flags & Linux.MREMAP_FIXED != 0 {
+            tracer.step("mremap_to", "MREMAP_FIXED: unmap [\(hex(vrm.newAddr))-\(hex(vrm.newAddr + vrm.newLen))) first")
+            if let e = doVmiMunmap(p, vrm.newAddr, vrm.newAddr + vrm.newLen) { return .error(e) }
+            guard let v = mm.vmas.find(containing: vrm.addr) else { return .error(.EFAULT) }
+            vrm.vma = v
+        }
+        if vrm.isShrink {
+            if let e = shrinkVMA(p, &vrm) { return .error(e) }
+            vrm.oldLen = vrm.newLen
+        }
+        if let e = remapIsValid(vrm) { return .error(e) }
+        if let e = vrmSetNewAddr(p, &vrm) { return .error(e) }
+        return moveVMA(p, &vrm)
+    }
+
+    /// Models vrm_set_new_addr() (mm/mremap.c): get_unmapped_area() for the
+    /// destination — fixed for MREMAP_FIXED, a hint for DONTUNMAP alone,
+    /// else anywhere — with the source's file and pgoff.
+    func vrmSetNewAddr(_ p: Process, _ vrm: inout VMARemap) -> Errno? {
+        let vma = vrm.vma!
+        var mapFlags: UInt64 = 0
+        if vrm.flags & Linux.MREMAP_FIXED != 0 { mapFlags |= Linux.MAP_FIXED }
+        if vma.flags.contains(.MAYSHARE) { mapFlags |= Linux.MAP_SHARED }
+        let hint = vrm.impliesNewAddr ? vrm.newAddr : 0
+        switch getUnmappedArea(p.mm, file: vma.file, addr: hint, len: vrm.newLen,
+                               pgoff: vma.linearPageIndex(vrm.addr), flags: mapFlags) {
+        case let .failed(e):
+            tracer.step("vrm_set_new_addr", "no room for \(hex(vrm.newLen)) bytes: \(e.name)")
+            return e
+        case let .addr(a):
+            vrm.newAddr = a
+            return nil
+        }
+    }
+
+    /// Models move_vma() (mm/mremap.c): copy the VMA to the destination
+    /// (copy_vma()), move the page tables, then unmap the source — or, with
+    /// MREMAP_DONTUNMAP, leave it mapped but empty and unaccounted.
+    func moveVMA(_ p: Process, _ vrm: inout VMARemap) -> SysReturn {
+        let mm = p.mm
+        if mm.mapCount >= layout.maxMapCount - 3 {
+            tracer.step("prep_move_vma", "map_count too close to max_map_count: ENOMEM")
+            return .error(.ENOMEM)
+        }
+        var vma = vrm.vma!
+        if vma.flags.contains(.ACCOUNT) {
+            vrm.charged = (vrm.flags & Linux.MREMAP_DONTUNMAP != 0 ? vrm.newLen : vrm.delta) >> Linux.PAGE_SHIFT
+        }
+        vmaStartWrite(mm, vma)
+        let newVMA = copyVMA(p, &vma, addr: vrm.newAddr, len: vrm.newLen, pgoff: vma.linearPageIndex(vrm.addr))
+        vrm.vma = vma
+        let moved = movePageTables(mm, from: vrm.addr, to: vrm.newAddr, len: vrm.oldLen)
+        tracer.step("move_page_tables", "\(moved) PTE(s) moved \(hex(vrm.addr)) → \(hex(vrm.newAddr)); folios and their index unchanged")
+        mm.committedPages += vrm.charged
+        if vma.flags.contains(.LOCKED) { vrm.mlocked = true }
+        if vrm.flags & Linux.MREMAP_DONTUNMAP != 0 {
+            dontunmapComplete(p, vrm, newVMA)
+        } else {
+            unmapSourceVMA(p, vrm)
+        }
+        eagerAnonVMAIfNeeded(p, newVMA)
+        return .value(vrm.newAddr)
+    }
+
+    /// Models copy_vma() (mm/vma.c): the destination VMA of a move. An
+    /// anonymous source without anon_vma gets pgoff = new address >> 12 (so
+    /// it can merge there); otherwise the pgoff is kept. Tried as a new range
+    /// with the source's anon_vma (vma_merge_new_range()); else a duplicate
+    /// VMA sharing the source's anon_vma and chain (anon_vma_clone()). If
+    /// the source itself was absorbed, `vma` is updated to the merged VMA.
+    func copyVMA(_ p: Process, _ vma: inout VMA, addr: UInt64, len: UInt64, pgoff pgoffIn: UInt64) -> VMA {
+        let mm = p.mm
+        var pgoff = pgoffIn
+        let vmaStart = vma.start
+        if vma.isAnonymous && vma.anonVMA == nil {
+            pgoff = addr >> Linux.PAGE_SHIFT
+            tracer.step("copy_vma", "unfaulted anonymous source: pgoff reset to \(hex(pgoff))")
+        }
+        var vmg = VMAMergeProposal(mm: mm, pid: p.pid, prev: mm.vmas.vmaEnding(atOrBefore: addr), middle: nil,
+                                   next: mm.vmas.findVMA(addr), start: addr, end: addr + len, pgoff: pgoff,
+                                   flags: vma.flags, file: vma.file, anonVMA: vma.anonVMA)
+        if let merged = vmaMergeNewRange(&vmg) {
+            if vmaStart >= merged.start && vmaStart < merged.end {
+                tracer.step("copy_vma", "the source was merged into the destination \(merged.rangeDescription)")
+                vma = merged
+            }
+            return merged
+        }
+        let new = makeVMA(start: addr, end: addr + len, pgoff: pgoff, flags: vma.flags, kind: vma.kind,
+                          file: vma.file, name: vma.name)
+        new.faultedRead = vma.faultedRead
+        new.faultedWrite = vma.faultedWrite
+        if vma.anonVMA != nil || !vma.chain.isEmpty {
+            new.anonVMA = vma.anonVMA
+            anonVMAClone(dst: new, src: vma, pid: p.pid)
+        }
+        vmaStartWrite(mm, new)
+        mm.vmas.insert(new)
+        tracer.step("copy_vma", "new VMA \(new.rangeDescription) pgoff \(hex(pgoff))\(new.anonVMA.map { ", shares av\($0.id) (anon_vma_clone)" } ?? "")")
+        return new
+    }
+
+    /// Models move_page_tables() / move_ptes() (mm/mremap.c): every non-none
+    /// entry of [from, from + len) (present PTEs and markers) moves to the
+    /// same offset at `to`; the folios, their mapcount and index are
+    /// untouched. Returns the number of entries moved.
+    @discardableResult
+    func movePageTables(_ mm: MM, from: UInt64, to: UInt64, len: UInt64) -> Int {
+        var moved = 0
+        let fromVPN = from >> Linux.PAGE_SHIFT, toVPN = to >> Linux.PAGE_SHIFT
+        for vpn in mm.pageTable.vpns(in: from, from + len) {
+            guard let pte = mm.pageTable.remove(vpn) else { continue }
+            mm.pageTable[vpn - fromVPN + toVPN] = pte
+            moved += 1
+        }
+        return moved
+    }
+
+    /// Models unmap_source_vma() (mm/mremap.c): unmap the old range; a
+    /// VM_ACCOUNT source is unaccounted only by the move's own charge, so its
+    /// flag is cleared for the unmap and restored on what remains of it.
+    func unmapSourceVMA(_ p: Process, _ vrm: VMARemap) {
+        let mm = p.mm
+        let vma = vrm.vma!
+        let addr = vrm.addr, end = vrm.addr + vrm.oldLen
+        let accountable = vma.flags.contains(.ACCOUNT) && vrm.flags & Linux.MREMAP_DONTUNMAP == 0
+        let vmStart = vma.start, vmEnd = vma.end
+        if accountable { vma.flags.remove(.ACCOUNT) }
+        tracer.step("unmap_source_vma", "unmap the old range [\(hex(addr))-\(hex(end)))")
+        doVmiMunmap(p, addr, end)
+        if accountable {
+            if vmStart < addr, let prev = mm.vmas.vmaEnding(atOrBefore: addr) { prev.flags.insert(.ACCOUNT) }
+            if vmEnd > end, let next = mm.vmas.findVMA(end), next.start == end { next.flags.insert(.ACCOUNT) }
+        }
+    }
+
+    /// Models dontunmap_complete() (mm/mremap.c): the source VMA stays mapped
+    /// (now empty) but loses VM_LOCKED/VM_LOCKONFAULT and VM_ACCOUNT; if it
+    /// was moved whole, its anon_vma chain is unlinked.
+    func dontunmapComplete(_ p: Process, _ vrm: VMARemap, _ newVMA: VMA) {
+        let vma = vrm.vma!
+        let start = vrm.addr, end = vrm.addr + vrm.oldLen
+        vmaStartWrite(p.mm, vma)
+        vma.flags.subtract([.LOCKED, .LOCKONFAULT, .ACCOUNT])
+        if newVMA !== vma && start == vma.start && end == vma.end {
+            unlinkAnonVMAs(vma)
+        }
+        tracer.step("dontunmap_complete", "source \(vma.rangeDescription) stays mapped, empty, without VM_ACCOUNT/VM_LOCKED")
     }
 }

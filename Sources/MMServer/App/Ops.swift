@@ -9,6 +9,8 @@ enum Op {
     case fault(pid: Int, address: UInt64, access: Access, mode: FaultMode, inject: FaultInjection)
     /// Touch `pages` consecutive pages: one fault each (a scripting convenience).
     case touch(pid: Int, address: UInt64, pages: Int, access: Access)
+    /// A trace replay (POST …/replay); its body is decoded when applied.
+    case replay(JSONValue)
 
     /// Decodes `{"op": name, …}` (api.md "Batches").
     static func decode(_ value: JSONValue, context: String = "") throws(APIError) -> Op {
@@ -24,6 +26,10 @@ enum Op {
         case "fault":
             let (addr, access, mode, inject) = try Requests.fault(a)
             return .fault(pid: try a.int("pid"), address: addr, access: access, mode: mode, inject: inject)
+        case "replay":
+            _ = try a.string("format")
+            _ = try a.string("text")
+            return .replay(value)
         case "touch":
             let (addr, access, _, _) = try Requests.fault(a)
             let pages = try a.int("pages", default: 1)
@@ -77,6 +83,8 @@ extension Session {
                     out.append(DTO.fault(r, summary: summary))
                 }
                 result = .object([("faults", .array(out))])
+            case let .replay(body):
+                result = try ReplayEndpoint.replay(body, into: self)
             }
         } catch let e as SimulationError {
             throw Self.apiError(e)

@@ -13,7 +13,7 @@ extension MMSimApp {
             try store.delete(s.id)
             return (HTTPResponse(status: .noContent), base)
         case (.get, "stats", 1):
-            return (json(s.lock.withLock { DTO.stats(s.sim.stats) }), base + "/stats")
+            return (json(s.lock.withLock { DTO.stats(s.sim.statsSnapshot()) }), base + "/stats")
         case (.get, "anon_vmas", 1):
             return (json(s.lock.withLock { Inspection.forest(s.sim) }), base + "/anon_vmas")
         case (.get, "log", 1):
@@ -37,8 +37,8 @@ extension MMSimApp {
         case (.post, "ops", 1):
             return (json(try batch(s, try body(req))), base + "/ops")
         case (.post, "replay", 1):
-            let b = try body(req)
-            return (json(try s.locked { () throws(APIError) in try Replayer.replay(b, into: s) }), base + "/replay")
+            let op = Self.withMembers(try Args(try body(req)).value, [("op", .string("replay"))])
+            return (json(try applyOne(s, op)), base + "/replay")
         default:
             throw APIError.notFound("no route \(m) \(req.path)")
         }

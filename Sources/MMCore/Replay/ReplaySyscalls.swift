@@ -1,0 +1,91 @@
+extension Replayer {
+    /// Replays one traced syscall. Calls that failed in the trace are not
+    /// replayed (their failure came from state the trace does not show);
+    /// placements the kernel chose are replayed with MAP_FIXED / MREMAP_FIXED.
+    func syscall(_ p: Process, _ call: Syscall, _ result: TraceResult, line: Int, tracePid: Int?) {
+        let ret: UInt64
+        switch result {
+        case let .value(v): ret = v
+        case let .error(errno, _):
+            return step(line, tracePid, .skipped, "\(call.name) failed in the trace (\(errno.name)); not replayed")
+        case .unknown:
+            if case .exit = call {} else { return step(line, tracePid, .skipped, "\(call.name) has no result in the trace") }
+            ret = 0
+        }
+        var fdMap = fdTable(p.pid)
+        let replayed: Syscall
+        switch call {
+        case let .open(path, flags):
+            let simPath = path == "<unknown>" ? nextUnknownPath() : path
+            if sim.inodes[simPath] == nil { _ = try? sim.createFile(path: simPath, size: 0) }
+            guard let r = try? sim.syscall(pid: p.pid, .open(path: simPath, flags: flags)), r.errno == nil else {
+                return step(line, tracePid, .skipped, "open failed in the simulation")
+            }
+            fdMap[Int(truncatingIfNeeded: ret)] = Int(r.ret)
+            setFdTable(p.pid, fdMap)
+            return step(line, tracePid, .applied, r.strace)
+        case let .close(fd):
+            guard let simFd = fdMap.removeValue(forKey: fd) else {
+                return step(line, tracePid, .skipped, "close(\(fd)): not a file the trace opened")
+            }
+            setFdTable(p.pid, fdMap)
+            replayed = .close(fd: simFd)
+        case let .mmap(_, length, prot, flags, fd, offset):
+            var simFd = -1
+            if flags & Linux.MAP_ANONYMOUS == 0 {
+                if let f = fdMap[fd] {
+                    simFd = f
+                } else {
+                    // A descriptor the trace did not show being opened (memfd, dup, inherited).
+                    let path = nextUnknownPath()
+                    _ = try? sim.createFile(path: path, size: 0)
+                    guard let r = try? sim.syscall(pid: p.pid, .open(path: path, flags: Linux.O_RDWR)) else { return }
+                    simFd = Int(r.ret)
+                    fdMap[fd] = simFd
+                    setFdTable(p.pid, fdMap)
+                }
+                if let inode = p.fds[simFd]?.inode, !inode.isShmem {
+                    inode.size = max(inode.size, offset &+ length)   // the file reaches at least this far
+                }
+            }
+            let fixed = (flags & ~Linux.MAP_FIXED_NOREPLACE) | Linux.MAP_FIXED
+            replayed = .mmap(addr: ret, length: length, prot: prot, flags: fixed, fd: simFd, offset: offset)
+        case let .mremap(old, oldSize, newSize, flags, newAddr):
+            if ret != old && flags & Linux.MREMAP_MAYMOVE != 0 {
+                replayed = .mremap(oldAddress: old, oldSize: oldSize, newSize: newSize,
+                                   flags: flags | Linux.MREMAP_FIXED, newAddress: ret)
+            } else {
+                replayed = .mremap(oldAddress: old, oldSize: oldSize, newSize: newSize, flags: flags, newAddress: newAddr)
+            }
+        case let .brk(addr):
+            // The first brk shows where the kernel put the heap: adopt it.
+            if p.mm.startBrk == p.mm.brk, !p.mm.vmas.intersects(p.mm.startBrk, p.mm.startBrk + 1), addr == 0 || addr < ret {
+                p.mm.startBrk = ret
+                p.mm.brk = ret
+            }
+            replayed = call
+        default:
+            replayed = call
+        }
+        guard let r = try? sim.syscall(pid: p.pid, replayed) else { return }
+        step(line, tracePid, .applied, r.strace)
+        if faults == .touch, r.errno == nil { touchNew(p, replayed, r) }
+    }
+
+    private func nextUnknownPath() -> String {
+        unknownFilesCount += 1
+        return "<unknown file \(unknownFilesCount)>"
+    }
+
+    /// faults=touch: one fault per new page of a successful mmap.
+    private func touchNew(_ p: Process, _ call: Syscall, _ r: SyscallResult) {
+        guard case let .mmap(addr, length, prot, _, _, _) = call, prot != Linux.PROT_NONE else { return }
+        let pages = min((length + Linux.PAGE_SIZE - 1) >> Linux.PAGE_SHIFT, 256)
+        let access: Access = prot & Linux.PROT_WRITE != 0 ? .write : .read
+        for i in 0..<pages {
+            if let f = try? sim.fault(pid: p.pid, address: addr + i << Linux.PAGE_SHIFT, access: access), collectFaults {
+                appendFault(f)
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+/// What a replay did with one trace event.
+public struct ReplayStep: Sendable, Equatable {
+    public enum Status: String, Sendable { case applied, skipped }
+    public var line: Int
+    public var pid: Int?
+    public var status: Status
+    /// What was applied (strace spelling) or why the line was skipped.
+    public var what: String
+}
+
+/// A disagreement between the real kernel (the trace) and the simulation.
+public struct ReplayDisagreement: Sendable, Equatable {
+    public var line: Int
+    public var address: UInt64
+    public var what: String
+}
+
+/// The outcome of replaying a trace into a simulation.
+public struct ReplayReport: Sendable {
+    public var steps: [ReplayStep] = []
+    public var applied = 0
+    public var skipped = 0
+    /// Faults the trace shows the real kernel taking.
+    public var realFaults = 0
+    /// …of which the simulation also took (no PTE or one that forbids the
+    /// access) and handled without a signal.
+    public var faultsAgreeing = 0
+    /// Faults whose real mmap_lock use is known from mmap_lock tracepoints.
+    public var lockObserved = 0
+    /// …of which the simulation took mmap_lock exactly when the real one did.
+    public var lockAgreeing = 0
+    public var disagreements: [ReplayDisagreement] = []
+    /// Trace pid → simulated pid.
+    public var processes: [Int: Int] = [:]
+
+    /// Fraction of real faults the simulation reproduced (1 when none).
+    public var faultAgreement: Double { realFaults == 0 ? 1 : Double(faultsAgreeing) / Double(realFaults) }
+    /// Fraction of observed faults whose mmap_lock use matched (1 when none).
+    public var lockAgreement: Double { lockObserved == 0 ? 1 : Double(lockAgreeing) / Double(lockObserved) }
+}
+
+/// How a replay treats faults.
+public enum ReplayFaults: String, Sendable {
+    /// Only the faults the trace records (perf).
+    case trace
+    /// No faults.
+    case none
+    /// After each successful mmap/brk growth, touch every new page once
+    /// (write if the mapping is writable, else read), at most 256 pages.
+    case touch
+}
+
+/// Applies trace events (strace, perf script) and /proc/PID/maps layouts to
+/// a Simulation. Mappings are replayed at the addresses the real kernel
+/// chose (MAP_FIXED), so that placement differences cannot make the
+/// simulated layout drift from the traced one.
+public final class Replayer {
+    public let sim: Simulation
+    public var faults: ReplayFaults
+    /// Record a ReplayStep per event (off for benchmarks).
+    public var recordSteps = true
+    /// Keep every FaultResult of the replayed faults (for comparisons).
+    public var collectFaults = false
+    public private(set) var faultResults: [FaultResult] = []
+    /// Layouts recorded at exec (/proc/PID/maps), per trace pid, in exec
+    /// order: each execve of that pid imports the next one.
+    public var execLayouts: [Int: [[MapsEntry]]] = [:]
+    func appendFault(_ f: FaultResult) { faultResults.append(f) }
+    public private(set) var report = ReplayReport()
+    /// Trace task id → simulated pid (threads map to their process).
+    private var pids: [Int: Int] = [:]
+    /// Per simulated pid: trace fd → simulated fd.
+    private var fds: [Int: [Int: Int]] = [:]
+    private var pendingFault: [Int: (line: Int, address: UInt64, simTookMmapLock: Bool, realTookMmapLock: Bool)] = [:]
+    var unknownFilesCount = 0
+    private let rootPid: Int?
+
+    func fdTable(_ pid: Int) -> [Int: Int] { fds[pid] ?? [:] }
+    func setFdTable(_ pid: Int, _ t: [Int: Int]) { fds[pid] = t }
+
+    /// `rootPid`: the simulated process the trace's first pid maps to (a new
+    /// one is created when nil).
+    public init(sim: Simulation, rootPid: Int? = nil, faults: ReplayFaults = .trace) {
+        self.sim = sim
+        self.rootPid = rootPid
+        self.faults = faults
+    }
+
+    func step(_ line: Int, _ pid: Int?, _ status: ReplayStep.Status, _ what: @autoclosure () -> String) {
+        if status == .applied { report.applied += 1 } else { report.skipped += 1 }
+        if recordSteps { report.steps.append(ReplayStep(line: line, pid: pid, status: status, what: what())) }
+    }
+
+    /// The simulated process for a trace task, created on first sight.
+    private func process(for tracePid: Int?) -> Process? {
+        let key = tracePid ?? -1
+        if let p = pids[key] { return sim.processes[p] }
+        let p: Process
+        if pids.isEmpty, let rootPid, let existing = sim.processes[rootPid] {
+            p = existing
+        } else {
+            p = sim.createProcess(comm: "pid\(key)")
+        }
+        pids[key] = p.pid
+        report.processes[key] = p.pid
+        return p
+    }
+
+    /// Replays events in order and returns the cumulative report.
+    @discardableResult
+    public func replay(_ events: [TraceEvent]) -> ReplayReport {
+        for e in events { apply(e) }
+        for key in Array(pendingFault.keys) { finishFault(key) }
+        return report
+    }
+
+    /// Applies one event.
+    public func apply(_ e: TraceEvent) {
+        let key = e.pid ?? -1
+        if case .mmapLock = e.kind {} else if pendingFault[key] != nil { finishFault(key) }
+        switch e.kind {
+        case let .skipped(reason, _):
+            step(e.line, e.pid, .skipped, reason)
+        case let .mmapLock(ev):
+            if pendingFault[key] != nil, ev.phase != .released { pendingFault[key]!.realTookMmapLock = true }
+        case let .thread(child):
+            if let p = process(for: e.pid) { pids[child] = p.pid; report.processes[child] = p.pid }
+            step(e.line, e.pid, .applied, "thread \(child) shares the address space")
+        case let .fork(child):
+            guard let p = process(for: e.pid), p.state == .running else { return step(e.line, e.pid, .skipped, "fork in an exited process") }
+            guard let r = try? sim.syscall(pid: p.pid, .fork), r.errno == nil else {
+                return step(e.line, e.pid, .skipped, "fork failed in the simulation")
+            }
+            let childSim = Int(r.ret)
+            pids[child] = childSim
+            report.processes[child] = childSim
+            fds[childSim] = fds[p.pid]
+            step(e.line, e.pid, .applied, r.strace)
+        case let .execve(path):
+            guard let p = process(for: e.pid) else { return }
+            exec(p)
+            step(e.line, e.pid, .applied, "execve(\"\(path)\"): fresh address space")
+            let tgid = e.tgid ?? key
+            if var layouts = execLayouts[tgid], !layouts.isEmpty {
+                let layout = layouts.removeFirst()
+                execLayouts[tgid] = layouts
+                for s in importMaps(layout, into: p) { step(e.line, e.pid, s.status, s.what) }
+            }
+        case let .exit(status), let .threadExit(status):
+            if case .threadExit = e.kind, pids.values.filter({ $0 == pids[key] }).count > 1 {
+                return step(e.line, e.pid, .applied, "thread exit")
+            }
+            guard let p = process(for: e.pid), p.state == .running else { return step(e.line, e.pid, .skipped, "already exited") }
+            let r = try? sim.syscall(pid: p.pid, .exit(status: status))
+            step(e.line, e.pid, .applied, r?.strace ?? "exit")
+        case let .fault(address, _, write, exec, user):
+            guard faults == .trace, let p = process(for: e.pid), p.state == .running else {
+                return step(e.line, e.pid, .skipped, "fault not replayed")
+            }
+            fault(p, key: key, line: e.line, address: address,
+                  access: write ? .write : (exec ? .exec : .read), mode: user ? .user : .kernel)
+        case let .syscall(call, result):
+            guard let p = process(for: e.pid), p.state == .running else { return step(e.line, e.pid, .skipped, "process exited") }
+            syscall(p, call, result, line: e.line, tracePid: e.pid)
+        }
+    }
+
+    private func fault(_ p: Process, key: Int, line: Int, address: UInt64, access: Access, mode: FaultMode) {
+        report.realFaults += 1
+        guard let r = try? sim.fault(pid: p.pid, address: address, access: access, mode: mode) else { return }
+        if collectFaults { faultResults.append(r) }
+        step(line, p.pid, .applied, "fault \(access.rawValue) \(hex(address)) → \(r.lock?.code.rawValue ?? "no fault")")
+        if r.fault && r.outcome == .handled {
+            report.faultsAgreeing += 1
+        } else {
+            report.disagreements.append(ReplayDisagreement(line: line, address: address,
+                what: r.fault ? "real fault handled, simulated \(r.outcome.rawValue)" : "real fault, but the simulated PTE already allowed \(access.rawValue)"))
+        }
+        guard let lock = r.lock, mode == .user else { return }
+        let simTook = lock.path != .vmaLock || lock.code == .VMA_OK_TRYLOCK
+        pendingFault[key] = (line, address, simTook, false)
+    }
+
+    private func finishFault(_ key: Int) {
+        guard let f = pendingFault.removeValue(forKey: key) else { return }
+        report.lockObserved += 1
+        if f.simTookMmapLock == f.realTookMmapLock {
+            report.lockAgreeing += 1
+        } else {
+            report.disagreements.append(ReplayDisagreement(line: f.line, address: f.address,
+                what: "real fault \(f.realTookMmapLock ? "took" : "did not take") mmap_lock; simulated one \(f.simTookMmapLock ? "did" : "did not")"))
+        }
+    }
+
+    /// execve(): the old address space is torn down and a fresh one begins.
+    func exec(_ p: Process) {
+        _ = try? sim.syscall(pid: p.pid, .munmap(addr: 0, length: p.mm.taskSize))
+        p.mm.startBrk = sim.layout.startBrk
+        p.mm.brk = sim.layout.startBrk
+    }
+}

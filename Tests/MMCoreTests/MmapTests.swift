@@ -1,0 +1,225 @@
+import XCTest
+@testable import MMCore
+
+/// mmap(2): the errno contract (kernel-model.md §2.1, E-13, E-26), vm_flags
+/// derivation (§2.2), mmap_region() (§2.4: MAP_FIXED replacement, no
+/// anon_vma), MAP_POPULATE (E-23) and the map-count limit.
+final class MmapTests: XCTestCase {
+    typealias B = SyscallBed
+
+    private func errno(_ r: SyscallResult) -> Errno? { r.errno }
+
+    /// E-13 errno table, one line per probe of t8_err.c, in the kernel's check order.
+    func testErrnoTable() {
+        let b = B()
+        let rdonly = b.open("/f", pages: 8, Linux.O_RDONLY)
+        let wronly = b.open("/f", pages: 8, Linux.O_WRONLY)
+        let rw = Linux.PROT_READ | Linux.PROT_WRITE
+        func mm(_ addr: UInt64, _ len: UInt64, _ prot: UInt64, _ flags: UInt64, _ fd: Int = -1,
+                _ off: UInt64 = 0) -> Errno? {
+            b.call(.mmap(addr: addr, length: len, prot: prot, flags: flags, fd: fd, offset: off)).errno
+        }
+        XCTAssertEqual(mm(0, 0, rw, B.anon), .EINVAL, "len 0")
+        XCTAssertEqual(mm(0, 4096, rw, B.anon, -1, 4097), .EINVAL, "offset 4097")
+        XCTAssertEqual(mm(0, 4096, rw, Linux.MAP_ANONYMOUS), .EINVAL, "neither SHARED nor PRIVATE")
+        b.mmap(0, 1)
+        XCTAssertEqual(mm(B.at(0), 4096, rw, B.anon | Linux.MAP_FIXED_NOREPLACE), .EEXIST, "NOREPLACE over a mapping")
+        XCTAssertEqual(mm(B.at(0) + 1, 4096, rw, B.fixedAnon), .EINVAL, "MAP_FIXED unaligned")
+        XCTAssertEqual(mm(0, 4096, rw, Linux.MAP_PRIVATE, 999), .EBADF, "fd 999")
+        XCTAssertEqual(mm(0, 4096, rw, Linux.MAP_SHARED, rdonly), .EACCES, "O_RDONLY + SHARED + PROT_WRITE")
+        XCTAssertNil(mm(0, 4096, rw, Linux.MAP_PRIVATE, rdonly), "O_RDONLY + PRIVATE + PROT_WRITE")
+        XCTAssertEqual(mm(0, 4096, rw, Linux.MAP_SHARED, wronly), .EACCES, "O_WRONLY + SHARED")
+        XCTAssertEqual(mm(0, 4096, Linux.PROT_READ, Linux.MAP_PRIVATE, wronly), .EACCES, "O_WRONLY + PRIVATE")
+        XCTAssertEqual(mm(0, 4096, Linux.PROT_READ, Linux.MAP_SHARED_VALIDATE | Linux.MAP_SYNC, rdonly),
+                       .EOPNOTSUPP, "MAP_SHARED_VALIDATE|MAP_SYNC on a non-DAX file")
+        XCTAssertNil(mm(0, 4096, Linux.PROT_READ, Linux.MAP_SHARED | Linux.MAP_SYNC, rdonly),
+                     "MAP_SHARED silently drops unknown flags")
+        XCTAssertEqual(mm(0, 1 << 47, rw, B.anon), .ENOMEM, "len 2^47")
+        XCTAssertEqual(mm(0, UInt64(bitPattern: -4096), rw, B.anon), .ENOMEM, "len -4096")
+        XCTAssertNil(mm(0, 4096, rw, B.anon, 999), "anonymous ignores the fd")
+        XCTAssertNil(mm(0, 4096, rw, B.anon | Linux.MAP_DENYWRITE), "MAP_DENYWRITE is ignored")
+        XCTAssertEqual(mm(0, 4096, rw, Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_GROWSDOWN), .EINVAL)
+        XCTAssertEqual(mm(0, 4096, rw, Linux.MAP_SHARED_VALIDATE | Linux.MAP_ANONYMOUS), .EINVAL, "E-26")
+        XCTAssertEqual(mm(0, 4096, rw, B.anon | Linux.MAP_HUGETLB), .ENOMEM, "no huge pages reserved")
+        XCTAssertEqual(mm(0, 4096, Linux.PROT_READ, Linux.MAP_PRIVATE | Linux.MAP_GROWSDOWN, rdonly), .EINVAL)
+    }
+
+    /// §2.1 order: EBADF (ksys_mmap_pgoff) is checked before len == 0 (do_mmap),
+    /// and the offset alignment before both.
+    func testErrnoOrder() {
+        let b = B()
+        XCTAssertEqual(b.call(.mmap(addr: 0, length: 0, prot: 1, flags: Linux.MAP_PRIVATE, fd: 77, offset: 0)).errno, .EBADF)
+        XCTAssertEqual(b.call(.mmap(addr: 0, length: 0, prot: 1, flags: Linux.MAP_PRIVATE, fd: 77, offset: 1)).errno, .EINVAL)
+    }
+
+    /// §2.2: private RW anonymous → `rd wr mr mw me ac`, pgoff = addr >> 12,
+    /// no anon_vma, VMA write-locked until the syscall returns.
+    func testPrivateAnonymousFlagsAndPgoff() {
+        let b = B()
+        let r = b.mmap(3, 2)
+        XCTAssertEqual(r.ret, Int64(B.at(3)))
+        let v = b.vma(3)!
+        XCTAssertEqual(v.flags.smapsCodes, ["rd", "wr", "mr", "mw", "me", "ac"])
+        XCTAssertEqual(v.pgoff, B.at(3) >> 12)
+        XCTAssertNil(v.anonVMA, "mmap never allocates an anon_vma (§2.4.7)")
+        XCTAssertTrue(v.isAnonymous)
+        XCTAssertFalse(b.sim.isWriteLocked(b.p.mm, v), "unlocked by mmap_write_unlock()")
+        XCTAssertEqual(r.effects.vmasCreated.map(\.start), [B.at(3)])
+        XCTAssertEqual(b.p.mm.committedPages, 2)
+    }
+
+    /// E-11: MAP_SHARED|MAP_ANONYMOUS is a shmem file VMA: `rw-s`, `sh ms`, no
+    /// `ac`, pgoff 0, shown as /dev/zero (deleted); it never merges.
+    func testSharedAnonymousIsShmem() {
+        let b = B()
+        b.mmap(0, 2, flags: Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED)
+        b.mmap(2, 2, flags: Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED)
+        XCTAssertEqual(b.ranges(), [[0, 2], [2, 4]])
+        let v = b.vma(0)!
+        XCTAssertEqual(v.flags.smapsCodes, ["rd", "wr", "sh", "mr", "mw", "me", "ms"])
+        XCTAssertEqual(v.pgoff, 0)
+        XCTAssertEqual(v.kind, .file)
+        XCTAssertTrue(v.file!.inode.isShmem)
+        XCTAssertEqual(ProcMaps.name(v, b.p.mm), "/dev/zero (deleted)")
+        XCTAssertFalse(b.vma(2)!.file === v.file, "one shmem object per mapping")
+    }
+
+    /// E-12 / §2.1.15: MAP_SHARED of an O_RDONLY fd clears VM_MAYWRITE and
+    /// VM_SHARED but keeps VM_MAYSHARE (`r--s`, `rd mr me ms`).
+    func testSharedReadOnlyFileKeepsMayshareOnly() {
+        let b = B()
+        let fd = b.open("/f", pages: 4, Linux.O_RDONLY)
+        b.mmap(0, 2, "r--", flags: Linux.MAP_SHARED | Linux.MAP_FIXED, fd: fd)
+        let v = b.vma(0)!
+        XCTAssertEqual(v.flags.smapsCodes, ["rd", "mr", "me", "ms"])
+        XCTAssertTrue(ProcMaps.mapsLine(v, b.p.mm).contains(" r--s "))
+        XCTAssertEqual(v.pgoff, 0)
+        // A private RW mapping of the same O_RDONLY fd is accountable.
+        b.mmap(4, 2, "rw-", flags: Linux.MAP_PRIVATE | Linux.MAP_FIXED, fd: fd, offset: 4096)
+        XCTAssertEqual(b.flags(4), ["rd", "wr", "mr", "mw", "me", "ac"])
+        XCTAssertEqual(b.vma(4)!.pgoff, 1)
+    }
+
+    /// E-26: PROT_EXEC only → `--xp`, VmFlags `ex mr mw me`.
+    func testExecOnlyMapping() {
+        let b = B()
+        b.mmap(0, 1, "--x")
+        XCTAssertEqual(b.flags(0), ["ex", "mr", "mw", "me"])
+    }
+
+    /// E-08b: MAP_FIXED over the middle of a VMA splits it and replaces the
+    /// middle; mapping the original protection back merges all three.
+    ///
+    ///     |-----------V rw 5p-----------|
+    ///     FIXED r-- [1,3):  |V|-r--|--V--|     then FIXED rw- [1,3):  |------V------|
+    func testMapFixedReplacesAndRemerges() {
+        let b = B()
+        b.mmap(0, 5)
+        let r = b.mmap(1, 2, "r--")
+        XCTAssertEqual(b.ranges(), [[0, 1], [1, 3], [3, 5]])
+        XCTAssertEqual(r.effects.splits, 2)
+        XCTAssertEqual(r.effects.vmasRemoved.count, 1)
+        XCTAssertEqual(b.vma(3)!.pgoff, B.at(3) >> 12)
+        b.mmap(1, 2)
+        XCTAssertEqual(b.ranges(), [[0, 5]])
+        XCTAssertEqual(b.vma(0)!.pgoff, B.at(0) >> 12)
+    }
+
+    /// §2.4.3/6: MAP_FIXED over faulted pages zaps them (anonymous folios are
+    /// freed) and unlinks the replaced VMA's chain.
+    func testMapFixedZapsAndUnlinks() {
+        let b = B()
+        b.mmap(0, 4)
+        b.touch(1, .write)
+        b.touch(2, .write)
+        let old = b.vma(0)!
+        let av = old.anonVMA!
+        let folio = b.pte(1)!.folio!
+        let r = b.mmap(0, 4, "r--")
+        XCTAssertNil(b.pte(1))
+        XCTAssertNil(b.pte(2))
+        XCTAssertEqual(folio.mapcount, 0)
+        XCTAssertEqual(r.effects.pagesZapped, 2)
+        XCTAssertNil(b.vma(0)!.anonVMA)
+        XCTAssertTrue(old.chain.isEmpty)
+        XCTAssertTrue(av.freed, "last link gone: the anon_vma is freed")
+    }
+
+    /// E-23: MAP_POPULATE write-populates writable private mappings (anonymous
+    /// pages) and read-populates read-only ones (the zero page).
+    func testMapPopulate() {
+        let b = B()
+        let r = b.mmap(0, 2, flags: B.fixedAnon | Linux.MAP_POPULATE)
+        XCTAssertEqual(r.effects.pagesPopulated, 2)
+        XCTAssertEqual(r.faults.count, 2)
+        XCTAssertEqual(b.pte(0)?.folio?.kind, .anon)
+        XCTAssertEqual(b.pte(1)?.folio?.kind, .anon)
+        XCTAssertNotNil(b.vma(0)!.anonVMA)
+        b.mmap(4, 1, "r--", flags: B.fixedAnon | Linux.MAP_POPULATE)
+        XCTAssertEqual(b.pte(4)?.folio?.kind, .zero)
+        // MAP_NONBLOCK cancels MAP_POPULATE; PROT_NONE is never populated.
+        b.mmap(6, 1, flags: B.fixedAnon | Linux.MAP_POPULATE | Linux.MAP_NONBLOCK)
+        XCTAssertNil(b.pte(6))
+        b.mmap(8, 1, "---", flags: B.fixedAnon | Linux.MAP_POPULATE)
+        XCTAssertNil(b.pte(8))
+    }
+
+    /// §1.1: mmap refuses when map_count > max_map_count (strictly greater).
+    func testMapCountLimit() {
+        var layout = LayoutConfig()
+        layout.maxMapCount = 3
+        let b = B(layout: layout)
+        for i: UInt64 in 0..<4 { b.mmap(i * 2, 1) }   // four separate VMAs: map_count 4 > 3 after the 4th
+        XCTAssertEqual(b.p.mm.mapCount, 4, "the 4th mmap ran with map_count 3, not > 3")
+        XCTAssertEqual(b.mmap(20, 1).errno, .ENOMEM)
+    }
+
+    /// E-26: hints. A free hint is honoured, an occupied one is not, a hint
+    /// below mmap_min_addr is raised to it, an unaligned hint is rounded down.
+    func testHints() {
+        let b = B()
+        let free = b.call(.mmap(addr: B.at(100), length: 4096, prot: 3, flags: B.anon, fd: -1, offset: 0))
+        XCTAssertEqual(free.ret, Int64(B.at(100)))
+        let taken = b.call(.mmap(addr: B.at(100), length: 4096, prot: 3, flags: B.anon, fd: -1, offset: 0))
+        XCTAssertNotEqual(taken.ret, Int64(B.at(100)))
+        let low = b.call(.mmap(addr: 0x1000, length: 4096, prot: 3, flags: B.anon, fd: -1, offset: 0))
+        XCTAssertEqual(low.ret, 0x10000)
+        let odd = b.call(.mmap(addr: B.at(200) + 5, length: 4096, prot: 3, flags: B.anon, fd: -1, offset: 0))
+        XCTAssertEqual(odd.ret, Int64(B.at(200)))
+        // As root, MAP_FIXED below mmap_min_addr works, even at 0.
+        XCTAssertEqual(b.call(.mmap(addr: 0x1000, length: 4096, prot: 3, flags: B.fixedAnon, fd: -1, offset: 0)).ret, 0x1000)
+        XCTAssertEqual(b.call(.mmap(addr: 0, length: 4096, prot: 3, flags: B.fixedAnon, fd: -1, offset: 0)).ret, 0)
+    }
+
+    /// MAP_FIXED_NOREPLACE on a free range maps normally.
+    func testFixedNoreplaceOnFreeRange() {
+        let b = B()
+        let r = b.mmap(7, 1, flags: B.anon | Linux.MAP_FIXED_NOREPLACE)
+        XCTAssertEqual(r.ret, Int64(B.at(7)))
+    }
+
+    /// MAP_GROWSDOWN sets `gd`; MAP_LOCKED sets `lo` and populates.
+    func testGrowsdownAndLocked() {
+        let b = B()
+        b.mmap(0, 1, flags: B.fixedAnon | Linux.MAP_GROWSDOWN)
+        XCTAssertTrue(b.flags(0).contains("gd"))
+        b.mmap(4, 1, flags: B.fixedAnon | Linux.MAP_LOCKED)
+        XCTAssertTrue(b.flags(4).contains("lo"))
+        XCTAssertEqual(b.pte(4)?.folio?.kind, .anon)
+    }
+
+    /// MAP_DROPPABLE: `wf dd nr` added, not accountable; not with MAP_LOCKED.
+    func testDroppable() {
+        let b = B()
+        b.mmap(0, 1, flags: Linux.MAP_DROPPABLE | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED)
+        XCTAssertEqual(b.flags(0), ["rd", "wr", "mr", "mw", "me", "nr", "wf", "dd", "dp"])
+        XCTAssertEqual(b.mmap(4, 1, flags: Linux.MAP_DROPPABLE | Linux.MAP_ANONYMOUS | Linux.MAP_LOCKED).errno, .EINVAL)
+    }
+
+    /// The strace line of a successful call prints the address in hex.
+    func testStraceLine() {
+        let b = B()
+        let r = b.mmap(0, 1)
+        XCTAssertEqual(r.strace, "mmap(0x100000000000, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0) = 0x100000000000")
+    }
+}
