@@ -30,6 +30,8 @@ async function openSession(id, summary) {
   state.pid = null;
   state.vmas = []; state.pages = []; state.anonVmas = []; state.allVmas = {};
   $('#scenario-results').innerHTML = '';
+  $('#fault-result').innerHTML = '';
+  $('#fault-address').value = '';
   if (location.hash !== `#session=${s.id}`) history.replaceState(null, '', `#session=${s.id}`);
   const opts = Object.entries(s.options || {}).filter(([, v]) => v).map(([k]) => k).join(', ');
   $('#session-info').innerHTML = `Session <code data-testid="session-id" title="${esc(s.id)}">${esc(s.id.slice(0, 12))}…</code> kernel <b data-testid="session-kernel">${esc(s.kernel)}</b>${opts ? ` · ${esc(opts)}` : ''}${s.name ? ` · “${esc(s.name)}”` : ''} <button type="button" id="copy-link" title="copy a link to this session">Copy link</button>`;

@@ -1,7 +1,8 @@
-// Compare: one scenario under several kernel models, per fault the lock path
-// of each model side by side, and the counters. Tries POST /v1/compare; if
-// that is unavailable or its answer has no per-fault results, runs one
-// scratch session per model through /ops and deletes it afterwards.
+// Compare: one scenario under several kernel models. The per-fault lock paths
+// come from one scratch session per model run through /ops (full fault
+// results, so a cell opens the whole path; the sessions are deleted after);
+// the counters come from POST /v1/compare ({columns, stats, table,
+// differences}) when the server has it, else from each session's /stats.
 import { api, ApiError } from './api.js';
 import { state, guarded, setStatus } from './store.js';
 import { SCENARIOS, scenarioById, runOps } from './scenarios.js';
@@ -9,23 +10,6 @@ import { showFault } from './fault.js';
 import { esc, lockSummary, $, $$ } from './util.js';
 
 let last = null;
-
-function normalizeCompare(d, kernels, nFaults) {
-  if (!d || typeof d !== 'object') return null;
-  let runs = d.runs || d.results || (Array.isArray(d.kernels) ? d.kernels : null);
-  if (!runs && d.by_kernel && typeof d.by_kernel === 'object') runs = Object.entries(d.by_kernel).map(([k, v]) => ({ kernel: k, ...v }));
-  if (!Array.isArray(runs)) return null;
-  const out = [];
-  for (const r of runs) {
-    if (!r || typeof r !== 'object') return null;
-    const kernel = r.kernel || r.id || r.model;
-    let faults = r.faults;
-    if (!faults && Array.isArray(r.results)) faults = r.results.filter((x) => x && (x.fault !== undefined || x.lock));
-    if (!kernel || !Array.isArray(faults) || faults.length !== nFaults) return null;
-    out.push({ kernel, stats: r.stats || r.statistics || null, faults });
-  }
-  return out.length ? out : null;
-}
 
 async function perSession(ops, kernels, options) {
   const runs = [];
@@ -44,23 +28,27 @@ async function perSession(ops, kernels, options) {
   return runs;
 }
 
+async function serverCompare(ops, kernels, options) {
+  const body = { kernels, ops };
+  const on = Object.keys(options).filter((k) => options[k]);
+  if (on.length) body.options = on; // api.md: names of the options that are on
+  try {
+    const d = await api.compare(body);
+    if (d && Array.isArray(d.columns) && d.stats) return { data: d, note: 'counters from POST /v1/compare' };
+    return { data: null, note: 'POST /v1/compare answered an unknown shape; counters from each session' };
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status === 0) throw e;
+    return { data: null, note: `POST /v1/compare answered ${e.describe()}; counters from each session` };
+  }
+}
+
 export async function runCompare(scenarioId, kernels, options) {
   const scn = scenarioById(scenarioId);
   const ops = scn.build();
   const faultOps = ops.filter((o) => o.op === 'fault');
-  let runs = null, via = 'POST /v1/compare';
-  try {
-    const body = { kernels, ops };
-    const on = Object.keys(options).filter((k) => options[k]);
-    if (on.length) body.options = on; // api.md: "options": [names of the options that are on]
-    runs = normalizeCompare(await api.compare(body), kernels, faultOps.length);
-    if (!runs) via = 'one session per model (POST /v1/compare gave no per-fault results)';
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status === 0) throw e;
-    via = `one session per model (POST /v1/compare answered ${e.status})`;
-  }
-  if (!runs) runs = await perSession(ops, kernels, options);
-  return { scn, faultOps, runs, via };
+  const srv = await serverCompare(ops, kernels, options);
+  const runs = await perSession(ops, kernels, options);
+  return { scn, faultOps, runs, server: srv.data, note: srv.note };
 }
 
 function get(o, path) {
@@ -74,7 +62,7 @@ const COUNTERS = [
 ];
 
 export function renderCompare(root, res) {
-  const { faultOps, runs, via, scn } = res;
+  const { faultOps, runs, scn } = res;
   const head = runs.map((r) => `<th scope="col">${esc(r.kernel)}</th>`).join('');
   const rows = faultOps.map((op, i) => {
     const cells = runs.map((r, ri) => {
@@ -83,19 +71,34 @@ export function renderCompare(root, res) {
       const extra = f && f.fault !== false ? `<small>${esc(f.lock?.code ?? '')}${f.handler ? ` · ${esc(f.handler)}` : ''}${f.anon_vma && f.anon_vma.action !== 'none' ? ` · anon_vma ${esc(f.anon_vma.action)}` : ''}${f.outcome && f.outcome !== 'handled' ? ` · ${esc(f.outcome)}` : ''}</small>` : '';
       return `<td><button type="button" class="cmp-cell ${s.cls}" data-testid="compare-cell" data-kernel="${esc(r.kernel)}" data-fault="${i}" data-run="${ri}"><span>${esc(s.text)}</span>${extra}</button></td>`;
     }).join('');
-    return `<tr><th scope="row" class="mono">#${i + 1} ${esc(op.access)}<br>${esc(op.address)}${op.pid !== 1 ? ` (pid ${op.pid})` : ''}</th>${cells}</tr>`;
+    const differs = new Set(runs.map((r) => r.faults[i]?.lock?.code ?? 'none')).size > 1;
+    return `<tr${differs ? ' class="differs-row" title="the models differ on this fault"' : ''}><th scope="row" class="mono">${differs ? '≠ ' : ''}#${i + 1} ${esc(op.access)}<br>${esc(op.address)}${op.pid !== 1 ? ` (pid ${op.pid})` : ''}</th>${cells}</tr>`;
   }).join('');
-  const by = new Set();
-  for (const r of runs) for (const k of Object.keys(get(r.stats, 'faults.by_reason') || {})) by.add(k);
-  const counterRows = [...COUNTERS, ...[...by].map((k) => `faults.by_reason.${k}`)].map((c) => {
-    const vals = runs.map((r) => get(r.stats, c));
-    if (vals.every((v) => v === undefined)) return '';
-    const diff = new Set(vals.map(String)).size > 1 ? ' class="differs"' : '';
-    return `<tr${diff}><th scope="row" class="mono">${esc(c)}</th>${vals.map((v) => `<td>${esc(v ?? '–')}</td>`).join('')}</tr>`;
-  }).join('');
-  root.innerHTML = `<p class="muted">${esc(scn.title)} — via ${esc(via)}.</p>
+  let counters;
+  if (res.server && Array.isArray(res.server.table)) {
+    const cols = res.server.columns.map((c) => `<th scope="col">${esc(c)}</th>`).join('');
+    const body = res.server.table.map((r) => {
+      const diff = new Set((r.values || []).map(String)).size > 1 ? ' class="differs"' : '';
+      return `<tr${diff}><th scope="row">${esc(r.row)}</th>${(r.values || []).map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`;
+    }).join('');
+    counters = `<table class="cmp-table" data-testid="compare-stats"><caption>Counters (POST /v1/compare)</caption><thead><tr><th scope="col">counter</th>${cols}</tr></thead><tbody>${body}</tbody></table>`;
+  } else {
+    const by = new Set();
+    for (const r of runs) for (const k of Object.keys(get(r.stats, 'faults.by_reason') || {})) by.add(k);
+    const counterRows = [...COUNTERS, ...[...by].map((k) => `faults.by_reason.${k}`)].map((c) => {
+      const vals = runs.map((r) => get(r.stats, c));
+      if (vals.every((v) => v === undefined)) return '';
+      const diff = new Set(vals.map(String)).size > 1 ? ' class="differs"' : '';
+      return `<tr${diff}><th scope="row" class="mono">${esc(c)}</th>${vals.map((v) => `<td>${esc(v ?? '–')}</td>`).join('')}</tr>`;
+    }).join('');
+    counters = `<table class="cmp-table" data-testid="compare-stats"><caption>Counters (GET …/stats of each session)</caption><thead><tr><th scope="col">counter</th>${head}</tr></thead><tbody>${counterRows}</tbody></table>`;
+  }
+  const srvDiff = res.server && Array.isArray(res.server.differences) ? res.server.differences.length : null;
+  const localDiff = faultOps.filter((_, i) => new Set(runs.map((r) => r.faults[i]?.lock?.code ?? 'none')).size > 1).length;
+  const diffNote = `${localDiff} of ${faultOps.length} faults differ between the models${srvDiff != null ? ` (POST /v1/compare: ${srvDiff})` : ''}.`;
+  root.innerHTML = `<p class="muted small">${esc(scn.title)}: lock paths from one scratch session per model; ${esc(res.note)}. <span data-testid="compare-diff">${esc(diffNote)}</span></p>
     <table class="cmp-table" data-testid="compare-table"><caption>Lock path per fault (click a cell for the full path)</caption><thead><tr><th scope="col">fault</th>${head}</tr></thead><tbody>${rows}</tbody></table>
-    <table class="cmp-table" data-testid="compare-stats"><caption>Counters (GET …/stats)</caption><thead><tr><th scope="col">counter</th>${head}</tr></thead><tbody>${counterRows}</tbody></table>`;
+    ${counters}`;
 }
 
 export function initCompare() {

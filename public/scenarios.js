@@ -61,9 +61,9 @@ function privateFile() {
     { op: 'process', comm: 'cow' },
     { op: 'open', pid: 1, path: '/srv/data.bin', flags: 'O_RDONLY' },
     mmap(1, '0x7f0000300000', 4 * P, RW, 'MAP_PRIVATE|MAP_FIXED', 3, 0),
-    fault(1, '0x7f0000300000', 'read'),
-    fault(1, '0x7f0000301000', 'write'),
-    fault(1, '0x7f0000300000', 'write'),
+    fault(1, '0x7f0000301000', 'write'),  // no PTE yet: do_cow_fault, anon_vma needed
+    fault(1, '0x7f0000300000', 'read'),   // page cache page mapped read-only (+ fault-around)
+    fault(1, '0x7f0000300000', 'write'),  // write to the read-only file page: do_wp_page copy
   ];
 }
 
@@ -106,7 +106,7 @@ export const SCENARIOS = [
   { id: 'adjacent', title: 'two adjacent anonymous regions (anon_vma reuse)', build: adjacent,
     text: 'rw- and rwx anonymous VMAs side by side (not mergeable, but anon_vma-compatible): the second write fault reuses the first one\'s anon_vma.' },
   { id: 'cow', title: 'private file mapping written (do_cow_fault)', build: privateFile,
-    text: 'MAP_PRIVATE file mapping: read fault (page cache), write fault (do_cow_fault, anon_vma needed), write to the read-mapped page (do_wp_page).' },
+    text: 'MAP_PRIVATE file mapping: a write fault on a page never touched (do_cow_fault: the anon_vma is needed), a read fault (page cache page, read-only), then a write to that read-mapped page (do_wp_page copy).' },
   { id: 'gap', title: 'gap filled between two faulted regions', build: gapFill,
     text: 'Two faulted anonymous regions with different anon_vmas and a gap between; the gap is then mapped (merge decision) and faulted.' },
   { id: 'stack', title: 'stack growth (MAP_GROWSDOWN)', build: stack,

@@ -76,7 +76,8 @@ export async function refresh() {
       }
       const tasks = [api.anonVmas(s.id), api.stats(s.id)];
       const pids = procs.map((p) => p.pid);
-      for (const pid of pids) tasks.push(api.vmas(s.id, pid));
+      // an exited process has no address space (and may answer 409): show it empty
+      for (const p of procs) tasks.push(p.state === 'exited' ? Promise.resolve([]) : api.vmas(s.id, p.pid).catch((e) => { if (e instanceof ApiError && e.status === 409) return []; throw e; }));
       const [avs, stats, ...vmaLists] = await Promise.all(tasks);
       state.anonVmas = avs;
       state.stats = stats;

@@ -1,7 +1,7 @@
 // Address-space strip and VMA table of the selected process.
 // Widths are log-scaled so a 4 KiB VMA stays visible next to a 1 GiB one;
 // gaps are fixed-width breaks labelled with their size.
-import { addr, hex, size, esc, vmaKind, vmaLabel, avBadge, avColor, KIND_LABEL, PAGE } from './util.js';
+import { addr, hex, size, shortSize, esc, vmaKind, vmaLabel, avBadge, avColor, KIND_LABEL, PAGE } from './util.js';
 
 const MIN_W = 30;
 const GAP_W = 52;
@@ -81,7 +81,7 @@ export function renderStrip(root, vmas, pages, pid) {
     const s = addr(v.start), e = addr(v.end);
     if (prevEnd != null && s > prevEnd) {
       const gap = s - prevEnd;
-      parts.push(`<button type="button" class="gap" data-testid="gap" data-start="${hex(prevEnd)}" data-end="${hex(s)}" title="unmapped gap ${hex(prevEnd)}-${hex(s)} (${size(gap)})\nclick: fault just below the next VMA" style="width:${GAP_W}px"><span>gap</span><span>${size(gap)}</span></button>`);
+      parts.push(`<button type="button" class="gap" data-testid="gap" data-start="${hex(prevEnd)}" data-end="${hex(s)}" title="unmapped gap ${hex(prevEnd)}-${hex(s)} (${size(gap)})\nclick: fault just below the next VMA" style="width:${GAP_W}px"><span>gap</span><span>${shortSize(gap)}</span></button>`);
     }
     prevEnd = e;
     const kind = vmaKind(v);
@@ -90,7 +90,7 @@ export function renderStrip(root, vmas, pages, pid) {
     const badge = v.anon_vma
       ? `<span class="av-stripe" style="background:${avColor(v.anon_vma)}"></span>${avBadge(v.anon_vma)}`
       : '';
-    parts.push(`<button type="button" class="vma kind-${kind}" data-testid="vma" data-index="${i}" data-start="${v.start}" data-end="${v.end}" data-perms="${esc(v.perms)}" data-anon-vma="${esc(v.anon_vma || '')}" style="width:${w}px" title="${esc(vmaTooltip(v))}">${badge}<span class="vma-perms">${esc(v.perms)}</span><span class="vma-name">${esc(label)}</span><span class="vma-size">${size(e - s)}</span>${ticks(v, byVma[i], w)}</button>`);
+    parts.push(`<button type="button" class="vma kind-${kind}" data-testid="vma" data-index="${i}" data-start="${v.start}" data-end="${v.end}" data-perms="${esc(v.perms)}" data-anon-vma="${esc(v.anon_vma || '')}" style="width:${w}px" title="${esc(vmaTooltip(v))}">${badge}<span class="vma-perms">${esc(v.perms)}</span><span class="vma-name">${esc(label)}</span><span class="vma-size">${w < 60 ? shortSize(e - s) : size(e - s)}</span>${ticks(v, byVma[i], w)}</button>`);
   });
   root.innerHTML = `<div class="strip-row" data-testid="strip">${parts.join('')}</div>`;
 }

@@ -12,7 +12,7 @@ let entries = [];          // [{seq, op, result}]
 let es = null;
 let sid = null;
 let pending = [];
-let raf = 0;
+let flushTimer = 0;
 
 function cleanOp(op) {
   const o = {};
@@ -54,6 +54,8 @@ function renderAll() {
   const list = $('#timeline-list');
   list.innerHTML = entries.map(entryHtml).join('');
   $('#timeline-count').textContent = `${entries.length} operation${entries.length === 1 ? '' : 's'}`;
+  const cur = list.querySelector('[aria-current="true"]');
+  if (cur) cur.scrollIntoView({ block: 'nearest' });
 }
 
 function upsert(e) {
@@ -69,7 +71,7 @@ function upsert(e) {
 }
 
 function flush() {
-  raf = 0;
+  flushTimer = 0;
   const batch = pending; pending = [];
   let full = false;
   const add = [];
@@ -90,7 +92,8 @@ function onEvent(ev) {
   const e = normalize(data, fallback);
   if (!e || !e.op || !e.op.op) return;
   pending.push(e);
-  if (!raf) raf = requestAnimationFrame(flush);
+  // a timer, not requestAnimationFrame: rAF does not run in a hidden tab
+  if (!flushTimer) flushTimer = setTimeout(flush, 40);
 }
 
 export async function reloadLog() {

@@ -19,6 +19,14 @@ export function size(bytes) {
   return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1).replace(/\.0$/, '')} ${units[i]}`;
 }
 
+/** Compact size for narrow places: 4K, 152K, 1.3M, 2G. */
+export function shortSize(bytes) {
+  const u = ['B', 'K', 'M', 'G', 'T', 'P'];
+  let v = bytes, i = 0;
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return `${v >= 10 || Number.isInteger(v) ? Math.round(v) : v.toFixed(1)}${u[i]}`;
+}
+
 /** Stable colour for an anon_vma id, so equal ids look equal everywhere. */
 export function avColor(id) {
   let h = 2166136261;

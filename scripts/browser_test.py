@@ -339,6 +339,54 @@ def error_check(p, base):
     return bogus
 
 
+def other_scenarios_check(p):
+    """The other ready-made scenarios run without an error and show what they are about."""
+    def badges():
+        return [(v["start"], v["badges"]) for v in p.strip_info()]
+    for sid, nfaults, what, pred in (
+        ("adjacent", 2, "the two VMAs share one anon_vma (reuse)",
+         lambda b: len(b) == 2 and b[0][1] and b[0][1] == b[1][1]),
+        ("cow", 3, "the private file VMA got an anon_vma",
+         lambda b: len(b) == 1 and len(b[0][1]) == 1),
+        ("gap", 4, "the gap is filled (2 VMAs left, 2 anon_vmas)",
+         lambda b: len(b) == 2 and len({x for _, l in b for x in l}) == 2),
+        ("stack", 3, "the stack VMA grew down to 0x7ffffffd0000",
+         lambda b: len(b) == 1 and b[0][0] == "0x7ffffffd0000"),
+    ):
+        p.new_session("6.18")
+        p.run_scenario(sid, nfaults)
+        shown = p.one('[data-testid="error"]').is_displayed()
+        b = p.eventually(badges, pred)
+        check(f"scenario {sid}: runs without error; {what}", not shown and pred(b), str(b))
+        if sid == "cow":
+            p.click('[data-testid="scenario-fault"][data-address="0x7f0000301000"]')
+            h = p.eventually(lambda: p.one('[data-testid="fault-handler"]').text, lambda t: "do_cow_fault" in t)
+            check("scenario cow: the first write is handled by do_cow_fault", "do_cow_fault" in h, h)
+        p.shot(f"scenario-{sid}")
+
+
+def keyboard_check(p):
+    """Controls are reachable with Tab, show a visible focus ring, and work with Enter."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    before = p.d.execute_script("return location.hash")
+    p.d.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    seen = []
+    for _ in range(5):
+        ActionChains(p.d).send_keys(Keys.TAB).perform()
+        seen.append(p.d.execute_script("const a = document.activeElement; return [a.tagName, a.dataset.testid || a.id || '', getComputedStyle(a).outlineStyle]"))
+    check("keyboard: Tab walks the session bar (kernel, options, name, New session) with a visible focus ring",
+          [x[1] for x in seen] == ["kernel-select", "opt-eager", "opt-skip", "session-name", "create-session"]
+          and all(x[2] not in ("none", "") for x in seen), str(seen))
+    ActionChains(p.d).send_keys(Keys.ENTER).perform()
+    try:
+        p.wait(lambda: p.d.execute_script("return location.hash") != before, 20, "a session created with Enter")
+        p.idle()
+        check("keyboard: Enter on 'New session' creates a session", True)
+    except AssertionError as e:
+        check("keyboard: Enter on 'New session' creates a session", False, str(e))
+
+
 def compare_check(p):
     p.tab("compare")
     Select(p.one('[data-testid="compare-scenario"]')).select_by_value("libc")
@@ -352,6 +400,9 @@ def compare_check(p):
           and "per-VMA lock" in row["6.18"])
     check("compare: data fault per model (6.3 mmap_lock, v3/6.4 fallback, 6.18 per-VMA)", ok, str(row))
     check("compare: counters table", len(p.q('[data-testid="compare-stats"] tbody tr')) >= 5)
+    m = re.search(r"(\d+) of 3 faults differ between the models(?: \(POST /v1/compare: (\d+)\))?", p.one('[data-testid="compare-diff"]').text)
+    check("compare: all 3 libc faults differ between the models (and /v1/compare agrees when present)",
+          bool(m) and m.group(1) == "3" and m.group(2) in (None, "3"), m.group(0) if m else "no summary")
     p.shot("compare")
     p.tab("space")
 
@@ -390,6 +441,7 @@ def main():
             except Exception as e:
                 check(f"[{kernel}] libc scenario ran", False, f"{e}"); p.shot(f"libc-{kernel}-failure"); traceback.print_exc()
         for name, fn in (("live updates", lambda: live_update_check(p, base)), ("fork", lambda: fork_forest_check(p)),
+                         ("other scenarios", lambda: other_scenarios_check(p)), ("keyboard", lambda: keyboard_check(p)),
                          ("compare", lambda: compare_check(p))):
             try:
                 fn()

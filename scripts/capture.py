@@ -82,12 +82,17 @@ OTHER_EVENTS = ["sched:sched_process_fork", "sched:sched_process_exec", "sched:s
                 "mmap_lock:mmap_lock_start_locking", "mmap_lock:mmap_lock_acquire_returned",
                 "mmap_lock:mmap_lock_released"]
 CALLCHAIN_EVENT = "mmap_lock:mmap_lock_acquire_returned"
+# Helper event: one sample per major fault (counted when the fault completes;
+# a fault retried after VM_FAULT_MAJOR counts as major).  It is used for the
+# "major" column of faults.tsv and is not written to perf.txt.
+MAJOR_EVENT = "major-faults"
 TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
 
 PERF_LINE = re.compile(
     r"^\s*(?P<comm>.*?)\s+(?P<pid>\d+)/(?P<tid>\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<time>\d+\.\d+):"
-    r"\s+(?P<event>[A-Za-z0-9_]+:[A-Za-z0-9_]+):\s?(?P<trace>.*)$")
-CHAIN_HEAD = re.compile(r"^\s*(?P<tid>\d+)\s+(?P<time>\d+\.\d+):\s+(?P<event>[A-Za-z0-9_]+:[A-Za-z0-9_]+):")
+    r"\s+(?P<event>[A-Za-z0-9_]+:[A-Za-z0-9_]+|major-faults):\s?(?P<trace>.*)$")
+CHAIN_HEAD = re.compile(
+    r"^\s*(?P<tid>\d+)\s+(?P<time>\d+\.\d+):\s+(?P<event>[A-Za-z0-9_]+:[A-Za-z0-9_]+|major-faults):")
 
 
 def die(msg):
@@ -110,6 +115,7 @@ class Tracer:
         self.known = set()          # tids seen stopped at least once
         self.announced = {}         # tid -> record, announced by a parent's fork/clone event
         self.exec_count = collections.Counter()
+        self.exit_snap = {}         # tgid -> the exit record holding its exit snapshot
         self.state = {"tracer_pid": os.getpid(), "root_pid": None, "root_status": None,
                       "execs": [], "exits": [], "tasks": [], "signals": [], "errors": []}
 
@@ -148,11 +154,23 @@ class Tracer:
             pass
         return tid
 
-    def snapshot(self, pid, tag):
-        """Copies /proc/PID/maps and smaps; returns the relative paths written."""
+    @staticmethod
+    def threads_of(tgid):
+        try:
+            with open("/proc/%d/status" % tgid) as f:
+                for line in f:
+                    if line.startswith("Threads:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
+    def snapshot(self, pid, tag, name=None):
+        """Copies /proc/PID/maps and smaps to maps/NAME-TAG.txt and
+        smaps/NAME-TAG.txt (NAME defaults to PID); returns the paths written."""
         files = {}
         for kind, sub in (("maps", "maps"), ("smaps", "smaps")):
-            rel = "%s/%d-%s.txt" % (sub, pid, tag)
+            rel = "%s/%d-%s.txt" % (sub, pid if name is None else name, tag)
             try:
                 with open("/proc/%d/%s" % (pid, kind), "rb") as f:
                     data = f.read()
@@ -301,11 +319,20 @@ class Tracer:
             rec.update(self.snapshot(pid, str(n)))
             self.state["execs"].append(rec)
         elif event == PTRACE_EVENT_EXIT:
+            # The mm outlives every thread but the last, and a thread killed by
+            # another thread's exit_group (SIGKILL) gets no exit stop, so every
+            # exit stop of the group rewrites maps/TGID-exit.txt: the file
+            # holds the layout at the group's last exit stop.
             status = self.geteventmsg(pid)
             tgid = self.tgid_of(pid)
-            rec = {"tid": pid, "tgid": tgid, "wait_status": status, "monotonic_ns": t}
-            if tgid == pid:
-                rec.update(self.snapshot(pid, "exit"))
+            rec = {"tid": pid, "tgid": tgid, "wait_status": status, "monotonic_ns": t,
+                   "threads_left": self.threads_of(tgid)}
+            prev = self.exit_snap.get(tgid)
+            if prev is not None:
+                prev.pop("maps", None)
+                prev.pop("smaps", None)
+            rec.update(self.snapshot(pid, "exit", name=tgid))
+            self.exit_snap[tgid] = rec
             self.state["exits"].append(rec)
 
     def finish(self):
@@ -347,6 +374,7 @@ def perf_events(tfs):
             missing.append(name)
 
     add("exceptions:page_fault_user")
+    args.extend(["-e", "%s/period=1,name=%s/" % (MAJOR_EVENT, MAJOR_EVENT)])
     add("exceptions:page_fault_kernel", ["--filter", USER_ADDRESS_FILTER])
     for s in SYSCALLS:
         add("syscalls:sys_enter_" + s)
@@ -483,61 +511,103 @@ def convert(args, out, state, perf):
         kept.append(i)
     with open(os.path.join(out, "perf.txt"), "w", encoding="utf-8", errors="surrogateescape") as f:
         for i in kept:
-            f.write(lines[i] + "\n")
+            if parsed[i].group("event") != MAJOR_EVENT:
+                f.write(lines[i] + "\n")
+    helper = [i for i in kept if parsed[i].group("event") == MAJOR_EVENT]
+    kept = [i for i in kept if parsed[i].group("event") != MAJOR_EVENT]
     line_of = {i: n + 1 for n, i in enumerate(kept)}
 
     # -- correlate snapshots with perf events --------------------------------
-    exec_lines = collections.defaultdict(list)
+    exec_lines = collections.defaultdict(list)   # pid -> [(index of sched_process_exec, of sys_enter_execve)]
     exit_lines = {}
+    fork_lines = {}
+    first_line = {}
+    last_execve = {}
     for i in kept:
         p = parsed[i]
         ev = p.group("event")
-        if ev == "sched:sched_process_exec":
-            exec_lines[int(p.group("pid"))].append(i)
+        tid, pid = int(p.group("tid")), int(p.group("pid"))
+        first_line.setdefault(pid, i)
+        if ev in ("syscalls:sys_enter_execve", "syscalls:sys_enter_execveat"):
+            last_execve[tid] = i
+        elif ev == "sched:sched_process_exec":
+            exec_lines[pid].append((i, last_execve.pop(tid, None)))
         elif ev == "sched:sched_process_exit":
-            exit_lines[int(p.group("tid"))] = i
+            exit_lines[tid] = i
+        elif ev == "sched:sched_process_fork":
+            m = re.search(r"child_pid=(\d+)", p.group("trace"))
+            if m:
+                fork_lines.setdefault(int(m.group(1)), i)
     for rec in state["execs"]:
         lst = exec_lines.get(rec["pid"], [])
         if rec["n"] < len(lst):
-            i = lst[rec["n"]]
+            i, e = lst[rec["n"]]
             rec["perf_line"] = line_of[i]
             rec["perf_time"] = parsed[i].group("time")
+            if e is not None:
+                rec["execve_line"] = line_of[e]
     for rec in state["exits"]:
         i = exit_lines.get(rec["tid"])
         if i is not None:
             rec["perf_line"] = line_of[i]
             rec["perf_time"] = parsed[i].group("time")
+    for rec in state["tasks"]:
+        i = fork_lines.get(rec["tid"])
+        if i is not None:
+            rec["perf_line"] = line_of[i]
+            rec["perf_time"] = parsed[i].group("time")
 
-    # -- fault <-> mmap_lock correlation ---------------------------------------
-    maps_exec = {}
-    maps_exit = {}
+    # Image segments per process, for the mapping_hint column of faults.tsv:
+    # a segment starts at a fork snapshot (the process's first event) or at
+    # an exec (its sys_enter_execve, since faults inside execve already hit
+    # the new mm); the exit snapshot closes the last segment.
+    segments = collections.defaultdict(list)  # pid -> [start_line, kind, rows, end_rows]
+    for rec in state["tasks"]:
+        snap = rec.get("fork_snapshot", {})
+        if "maps" in snap and rec["tid"] in first_line:
+            segments[rec["tid"]].append([line_of[first_line[rec["tid"]]], "fork",
+                                         load_maps(os.path.join(out, snap["maps"])), None])
     for rec in state["execs"]:
         if "maps" in rec and "perf_line" in rec:
-            maps_exec.setdefault(rec["pid"], []).append(
-                (rec["perf_line"], load_maps(os.path.join(out, rec["maps"]))))
+            segments[rec["pid"]].append([rec.get("execve_line", rec["perf_line"]), "exec",
+                                         load_maps(os.path.join(out, rec["maps"])), None])
+    for segs in segments.values():
+        segs.sort(key=lambda x: x[0])
     for rec in state["exits"]:
         if "maps" in rec:
-            maps_exit[rec["tid"]] = load_maps(os.path.join(out, rec["maps"]))
+            rows = load_maps(os.path.join(out, rec["maps"]))
+            if segments.get(rec["tgid"]):
+                segments[rec["tgid"]][-1][3] = rows
+            else:
+                segments[rec["tgid"]].append([0, "exit", rows, None])
 
     def hint(pid, line, addr):
-        """Mapping containing addr: from the latest exec snapshot of pid before
-        this line, else from its exit snapshot (heuristic, see CAPTURE.md)."""
-        snaps = [m for (ln, m) in maps_exec.get(pid, []) if ln <= line]
-        if snaps:
-            name, perms = mapping_of(snaps[-1], addr)
-            if name:
-                return name, perms, "exec"
-        name, perms = mapping_of(maps_exit.get(pid, []), addr)
+        """The mapping containing addr: from the snapshot that starts the
+        process image the fault belongs to, else from that image's exit
+        snapshot (a heuristic: mappings change between snapshots)."""
+        segs = [g for g in segments.get(pid, []) if g[0] <= line] or segments.get(pid, [])[:1]
+        if not segs:
+            return "?", "?", "-"
+        g = segs[-1]
+        name, perms = mapping_of(g[2], addr)
         if name:
-            return name, perms, "exit"
+            return name, perms, g[1]
+        if g[3] is not None:
+            name, perms = mapping_of(g[3], addr)
+            if name:
+                return name, perms, "exit"
         return "?", "?", "-"
 
     faults = []
     open_fault = {}
-    for i in kept:
+    for i in sorted(kept + helper):
         p = parsed[i]
         tid = int(p.group("tid"))
         ev = p.group("event")
+        if ev == MAJOR_EVENT:
+            if tid in open_fault:
+                open_fault[tid]["major"] = True
+            continue
         if ev in ("exceptions:page_fault_user", "exceptions:page_fault_kernel"):
             d = kv(p.group("trace"))
             try:
@@ -547,7 +617,8 @@ def convert(args, out, state, perf):
                 open_fault.pop(tid, None)
                 continue
             f = {"i": i, "tid": tid, "pid": int(p.group("pid")), "time": p.group("time"),
-                 "user": ev.endswith("_user"), "addr": addr, "code": code, "acquires": []}
+                 "user": ev.endswith("_user"), "addr": addr, "code": code, "acquires": [],
+                 "major": False}
             faults.append(f)
             open_fault[tid] = f
         elif ev.startswith("mmap_lock:"):
@@ -578,11 +649,15 @@ def convert(args, out, state, perf):
         if any(a["write"] for a in ok):
             parts.append("mmap_write")
         others = callers - {"__vmf_anon_prepare", "lock_mm_and_find_vma"}
+        if None in others:
+            parts.append("acquired")  # no callchain: caller unknown
+        others.discard(None)
         if others:
-            parts.append("other:" + ",".join(sorted(str(c) for c in others)))
+            parts.append("other:" + ",".join(sorted(others)))
         return "+".join(parts) if parts else "mmap"
 
-    tsv = ["# line\ttid\ttime\tmode\taddress\terror_code\taccess\tlock\tmapping_hint\tperms\thint_from"]
+    tsv = ["# line\ttid\ttime\tmode\taddress\terror_code\taccess\tlock\tmajor\tmapping_hint\tperms\thint_from"]
+    majors = {"user": 0, "kernel": 0}
     summary = {"user": collections.Counter(), "kernel": collections.Counter()}
     by_mapping = collections.defaultdict(collections.Counter)
     took = {"user": 0, "kernel": 0}
@@ -605,8 +680,10 @@ def convert(args, out, state, perf):
         if cls not in ("vma", "none"):
             by_mapping["%s %s %s" % (mode, access, cls)][name if name.startswith("[") or name == "?" or
                                                          name == "[anon]" else "file"] += 1
-        tsv.append("%d\t%d\t%s\t%s\t%#x\t%#x\t%s\t%s\t%s\t%s\t%s" % (
-            ln, f["tid"], f["time"], mode, f["addr"], f["code"], access, cls, name, perms, src))
+        majors[mode] += f["major"]
+        tsv.append("%d\t%d\t%s\t%s\t%#x\t%#x\t%s\t%s\t%s\t%s\t%s\t%s" % (
+            ln, f["tid"], f["time"], mode, f["addr"], f["code"], access, cls, "major" if f["major"] else "-",
+            name, perms, src))
     with open(os.path.join(out, "faults.tsv"), "w") as fh:
         fh.write("\n".join(tsv) + "\n")
 
@@ -619,6 +696,7 @@ def convert(args, out, state, perf):
         "page_fault_kernel": sum(1 for f in faults if not f["user"]),
         "page_fault_kernel_took_mmap_lock": took["kernel"],
         "page_fault_kernel_by_lock": dict(sorted(summary["kernel"].items())),
+        "major_faults": majors,
         "mmap_lock_faults_by_access_and_mapping": {k: dict(v) for k, v in sorted(by_mapping.items())},
         "callchains_matched": chain_ok,
         "correlation": (
@@ -632,7 +710,10 @@ def convert(args, out, state, perf):
             "(ANON_VMA_TRYLOCK_FAILED); mmap = read lock taken by lock_mm_and_find_vma (per-VMA attempt "
             "fell back, or a kernel-mode fault, which always uses mmap_lock); mmap_write = write lock "
             "(stack expansion); other:F = acquired by kernel function F; none = kernel fault with no "
-            "acquire in its window."),
+            "acquire in its window (e.g. a pagefault_disable()d user copy: the handler gives up "
+            "without locking and the kernel retries after fault_in_*); acquired = caller unknown "
+            "(callchains did not match). A fault is 'major' if a major-faults software event of the "
+            "same tid falls in its window."),
     }
     return {"lines": len(kept), "unparsed_perf_script_lines": unparsed,
             "dropped_tracer_events": dropped_tracer, "dropped_root_pre_exec_events": dropped_pre_exec,
@@ -669,7 +750,7 @@ def compare_runs(out):
                             perf_res.append(v)
         with open(os.path.join(out, "strace.txt")) as f:
             for line in f:
-                m = re.search(r"\bmmap\(.*\)\s+=\s+0x([0-9a-f]+)", line)
+                m = re.search(r"(?:\bmmap\(|<\.\.\. mmap resumed>).*\)\s+=\s+0x([0-9a-f]+)", line)
                 if m:
                     strace_res.append(int(m.group(1), 16))
     except OSError:
@@ -706,7 +787,7 @@ def outer_main(args):
     inner = [sys.executable, os.path.abspath(__file__), "--inner", "--out", out, "--state", state_file,
              "--stdin", args.stdin, "--stdout", os.path.join(out, "stdout.txt"),
              "--stderr", os.path.join(out, "stderr.txt"), "--", *args.command]
-    cmd = [perf, "record", "-k", "CLOCK_MONOTONIC", "-m", str(args.mmap_pages), "-o", data,
+    cmd = [perf, "record", "-k", "CLOCK_MONOTONIC", "--sample-cpu", "-m", str(args.mmap_pages), "-o", data,
            *ev_args, "--", *inner]
     started = datetime.datetime.now(datetime.timezone.utc)
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=args.cwd)

@@ -21,7 +21,7 @@ do {
     let config = try ServerConfig.load(arguments: args, environment: ProcessInfo.processInfo.environment)
     let (server, _) = try MMSimService.start(config: config) { line in say(line) }
     say("mmsim listening on http://\(config.host):\(server.port)/ (public: \(config.publicDir), default kernel \(config.defaultKernel))")
-    server.installSignalHandlers()
+    server.installSignalHandlers(exitProcess: false)
     server.waitUntilStopped()
     say("mmsim stopped")
 } catch {

@@ -4,8 +4,28 @@ public enum Errno: Int, Sendable, Codable, CaseIterable, CustomStringConvertible
     case EFAULT = 14, EEXIST = 17, ENODEV = 19, EINVAL = 22, EMFILE = 24, ETXTBSY = 26
     case ENOSYS = 38, EOVERFLOW = 75, EOPNOTSUPP = 95
 
-    /// The symbolic name, as strace prints it.
-    public var name: String { String(describing: self) }
+    /// The symbolic name, as strace prints it. (Not `String(describing:)`:
+    /// that calls `description`, which is this — infinite recursion.)
+    public var name: String {
+        switch self {
+        case .EPERM: "EPERM"
+        case .ENOENT: "ENOENT"
+        case .EINTR: "EINTR"
+        case .EBADF: "EBADF"
+        case .EAGAIN: "EAGAIN"
+        case .ENOMEM: "ENOMEM"
+        case .EACCES: "EACCES"
+        case .EFAULT: "EFAULT"
+        case .EEXIST: "EEXIST"
+        case .ENODEV: "ENODEV"
+        case .EINVAL: "EINVAL"
+        case .EMFILE: "EMFILE"
+        case .ETXTBSY: "ETXTBSY"
+        case .ENOSYS: "ENOSYS"
+        case .EOVERFLOW: "EOVERFLOW"
+        case .EOPNOTSUPP: "EOPNOTSUPP"
+        }
+    }
     public var description: String { name }
 
     /// strerror(3) text, as strace prints it after the name.

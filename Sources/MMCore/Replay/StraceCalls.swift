@@ -259,7 +259,8 @@ enum StraceDecode {
             let name = i..<j
             let number = TraceTables.errnoNumbers.value(b, name)
             let err: TraceErrno
-            if let n = number, let e = Errno(rawValue: Int(n)), e.name.utf8.count == name.count {
+            if let n = number, let e = Errno(rawValue: Int(n)),
+               TraceTables.errnoName(Int(n))?.utf8.count == name.count {  // not an alias
                 err = .known(e)
             } else {
                 err = .other(Scan.string(b, name))

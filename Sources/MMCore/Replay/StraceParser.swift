@@ -47,6 +47,10 @@ public struct StraceParser: Sendable {
     private var seenPids: Set<Int> = []
     private var reportedChildren: Set<Int> = []
     private var continuation: [UInt8]?
+    /// Pids seen and not yet exited (for lines without a pid prefix).
+    private var live: Set<Int> = []
+    /// The pid of the process whose first lines had no prefix, once known.
+    private var rootPid: Int?
     private var reasons: [UInt64: String] = [:]
 
     /// Creates a parser; `defaultPid` is used for lines without a pid prefix.
@@ -123,21 +127,23 @@ public struct StraceParser: Sendable {
             return
         }
         var i = 0
-        var pid = defaultPid
+        var prefixed: Int?
         if Scan.has(b, 0, end, "[pid") {
             i = 4
             Scan.skipSpaces(b, &i, end)
-            if let p = Scan.parseUInt(b, &i, end) { pid = Int(p) }
+            if let p = Scan.parseUInt(b, &i, end) { prefixed = Int(p) }
             if i < end, b[i] == Ch.rbracket { i += 1 }
         } else if Scan.isDigit(b[0]) {
             var j = 0
             while j < end, Scan.isDigit(b[j]) { j += 1 }
             if j < end, Scan.isSpace(b[j]) {
                 var k = 0
-                pid = Scan.parseUInt(b, &k, j).map { Int($0) }
+                prefixed = Scan.parseUInt(b, &k, j).map { Int($0) }
                 i = j
             }
         }
+        // strace without -o omits the prefix while it traces one process.
+        let pid = prefixed ?? defaultPid ?? (live.count == 1 ? live.first : rootPid)
         Scan.skipSpaces(b, &i, end)
         var time: Double?
         if i < end, Scan.isDigit(b[i]) {
@@ -177,7 +183,7 @@ public struct StraceParser: Sendable {
             }
         }
         let ctx = Context(b: b, fullEnd: fullEnd, number: number, pid: pid, time: time, duration: duration)
-        noteNewPid(ctx, &events)
+        if prefixed != nil { noteNewPid(ctx, i, end, &events) } else if pid == nil { seenPids.insert(-1) }
         guard i < end else { events.append(ctx.skip("no call on the line")); return }
         let c = b[i]
         if c == Ch.minus, Scan.has(b, i, end, "--- ") {
@@ -205,18 +211,39 @@ public struct StraceParser: Sendable {
         }
     }
 
-    /// The first line of a pid that appeared while exactly one fork-like
-    /// call was unfinished is that call's child (vfork children run before
-    /// the parent's call returns): report the fork before the child's line.
-    private mutating func noteNewPid(_ ctx: Context, _ events: inout [TraceEvent]) {
-        guard seenPids.insert(ctx.key).inserted, let child = ctx.pid, seenPids.count > 1 else { return }
+    /// Handles the first line of a pid. If exactly one fork-like call is
+    /// unfinished, the pid is that call's child (vfork children run before
+    /// the parent's call returns): the fork is reported before the child's
+    /// line. Otherwise, if earlier lines had no pid (strace without -o and a
+    /// single process), the pid is theirs: reported as `.thread(childPid:)`
+    /// of the pid-less process so that replayers map it to that process.
+    private mutating func noteNewPid(_ ctx: Context, _ body: Int, _ end: Int, _ events: inout [TraceEvent]) {
+        guard let child = ctx.pid, seenPids.insert(child).inserted else { return }
+        live.insert(child)
+        guard seenPids.count > 1 else { return }
         var parent: Pending?
-        for p in pending.values {
+        var parentKey = 0
+        for (k, p) in pending {
             switch p.call {
             case .clone, .clone3, .fork, .vfork:
                 if parent != nil { return }
                 parent = p
+                parentKey = k
             default: break
+            }
+        }
+        if rootPid == nil, seenPids.contains(-1) {
+            // "[pid R] <... clone resumed>" is the parent itself, not the child.
+            let resumesParent = parent.map { p in
+                parentKey == -1 && Scan.has(ctx.b, body, end, "<... ")
+                    && UnsafeBufferPointer(rebasing: ctx.b[(body + 5)..<end]).starts(with: p.name.utf8)
+            } ?? false
+            if parent == nil || resumesParent {
+                rootPid = child
+                if let p = pending.removeValue(forKey: -1) { pending[child] = p }
+                if exitReported.remove(-1) != nil { exitReported.insert(child) }
+                events.append(TraceEvent(line: ctx.number, pid: nil, time: ctx.time, kind: .thread(childPid: child)))
+                return
             }
         }
         guard let parent else { return }
@@ -231,6 +258,7 @@ public struct StraceParser: Sendable {
 
     private mutating func forkEvent(child: Int, flags: UInt64, line: Int, pid: Int?, time: Double?) -> TraceEvent {
         seenPids.insert(child)
+        live.insert(child)
         if TraceTables.sharesAddressSpace(flags) {
             threads.insert(child)
             return TraceEvent(line: line, pid: pid, time: time, kind: .thread(childPid: child))
@@ -264,6 +292,7 @@ public struct StraceParser: Sendable {
             return
         }
         let pendingCall = pending[ctx.key]?.call
+        if let p = ctx.pid { live.remove(p) }
         flushPending(ctx.key, reason: "interrupted by the task's exit", into: &events)
         let wasThread = threads.remove(ctx.key) != nil
         if exitReported.remove(ctx.key) != nil {

@@ -96,14 +96,20 @@ public enum TraceErrno: Sendable, Equatable {
     /// The symbolic name.
     public var name: String {
         switch self {
-        case .known(let e): e.name
+        case .known(let e): TraceTables.errnoName(e.rawValue) ?? "E\(e.rawValue)"
         case .other(let name): name
         }
     }
 
-    /// The errno for a name, known to the simulator or not.
+    /// The errno for a name, known to the simulator or not ("EWOULDBLOCK"
+    /// and other aliases stay `.other`).
     public init(name: String) {
-        if let e = Errno(name: name) { self = .known(e) } else { self = .other(name) }
+        if let n = TraceTables.errnoNumbers.value(of: name), let e = Errno(rawValue: Int(n)),
+           TraceTables.errnoName(Int(n)) == name {
+            self = .known(e)
+        } else {
+            self = .other(name)
+        }
     }
 
     /// The errno for a positive errno number.

@@ -200,6 +200,8 @@ struct FlagLookup: Sendable {
 
     func value(_ b: Bytes, _ r: Range<Int>) -> UInt64? { values[Scan.hash(b, r)] }
 
+    func value(of name: String) -> UInt64? { values[Scan.hash(name)] }
+
     /// Parses "A|B|0x10|21<<MAP_HUGE_SHIFT" in `b[r]`, stopping at a blank
     /// (strace -X verbose appends a comment). Nil on an unknown name.
     func parse(_ b: Bytes, _ r: Range<Int>, ignoreUnknown: Bool = false) -> UInt64? {
