@@ -25,6 +25,7 @@ How it works (three processes):
 """
 
 import argparse
+import bisect
 import collections
 import ctypes
 import ctypes.util
@@ -185,10 +186,12 @@ class Tracer:
 
     # -- the program --------------------------------------------------------
     def spawn(self, argv):
-        path = argv[0]
-        if "/" not in path:
-            path = shutil.which(path) or path
-        path = os.path.abspath(path)
+        # The program gets the outer script's environment and PATH lookup, not
+        # the one perf record gives its workload (perf prepends its exec
+        # directory to PATH and adds PERF_BUILDID_DIR, PREFIX, ...).
+        with open(self.args.env) as f:
+            saved = json.load(f)
+        env, path = saved["env"], saved["path"]
         stdin = os.open(self.args.stdin, os.O_RDONLY)
         stdout = os.open(self.args.stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) \
             if self.args.stdout else None
@@ -208,7 +211,7 @@ class Tracer:
                 if self.libc.ptrace(PTRACE_TRACEME, 0, None, None) == -1:
                     os._exit(126)
                 os.kill(os.getpid(), signal.SIGSTOP)  # lets the tracer set options before exec
-                os.execve(path, argv, os.environ)
+                os.execve(path, argv, env)
             except BaseException:
                 pass
             os._exit(127)
@@ -407,8 +410,8 @@ def parse_chains(lines):
         m = CHAIN_HEAD.match(line)
         if m:
             out.append((int(m.group("tid")), m.group("time"), m.group("event"), []))
-        elif out and not line.startswith(" "):
-            pass
+        else:  # keeps the ordinals aligned; the check in convert() then fails
+            out.append((None, None, None, []))
     return out
 
 
@@ -557,6 +560,29 @@ def convert(args, out, state, perf):
             rec["perf_line"] = line_of[i]
             rec["perf_time"] = parsed[i].group("time")
 
+    # The snapshot of a stopped task lies between its perf events: every event
+    # of that tid before the stop has a smaller CLOCK_MONOTONIC time than the
+    # snapshot's monotonic_ns, every later one a larger time.  next_line is
+    # the first perf.txt line of the tid after the snapshot (absent if none).
+    per_tid = collections.defaultdict(list)
+    for i in kept:
+        p = parsed[i]
+        sec, _, frac = p.group("time").partition(".")
+        per_tid[int(p.group("tid"))].append((int(sec) * 10**9 + int((frac + "000000000")[:9]), line_of[i]))
+
+    def next_line(tid, ns):
+        lst = per_tid.get(tid, [])
+        k = bisect.bisect_right(lst, (ns, float("inf")))
+        return lst[k][1] if k < len(lst) else None
+
+    for rec in state["execs"]:
+        rec["next_line"] = next_line(rec["pid"], rec["monotonic_ns"])
+    for rec in state["exits"]:
+        rec["next_line"] = next_line(rec["tid"], rec["monotonic_ns"])
+    for rec in state["tasks"]:
+        if "first_stop_monotonic_ns" in rec:
+            rec["next_line"] = next_line(rec["tid"], rec["first_stop_monotonic_ns"])
+
     # Image segments per process, for the mapping_hint column of faults.tsv:
     # a segment starts at a fork snapshot (the process's first event) or at
     # an exec (its sys_enter_execve, since faults inside execve already hit
@@ -662,6 +688,7 @@ def convert(args, out, state, perf):
     by_mapping = collections.defaultdict(collections.Counter)
     took = {"user": 0, "kernel": 0}
     took_read = {"user": 0, "kernel": 0}
+    window_read = {"user": 0, "kernel": 0}
     for f in faults:
         mode = "user" if f["user"] else "kernel"
         cls = classify(f)
@@ -672,6 +699,8 @@ def convert(args, out, state, perf):
             took[mode] += 1
         if any(not a["write"] for a in acq_ok):
             took_read[mode] += 1
+        if any(a["success"] and not a["write"] for a in f["acquires"]):
+            window_read[mode] += 1
         access = "exec" if f["code"] & 0x10 else ("write" if f["code"] & 2 else "read")
         if f["code"] & 1:
             access += "(present)"
@@ -692,6 +721,7 @@ def convert(args, out, state, perf):
         "page_fault_user": sum(1 for f in faults if f["user"]),
         "page_fault_user_took_mmap_lock": took["user"],
         "page_fault_user_took_mmap_lock_read": took_read["user"],
+        "page_fault_user_read_acquire_in_window": window_read["user"],
         "page_fault_user_by_lock": dict(sorted(summary["user"].items())),
         "page_fault_kernel": sum(1 for f in faults if not f["user"]),
         "page_fault_kernel_took_mmap_lock": took["kernel"],
@@ -713,7 +743,10 @@ def convert(args, out, state, perf):
             "acquire in its window (e.g. a pagefault_disable()d user copy: the handler gives up "
             "without locking and the kernel retries after fault_in_*); acquired = caller unknown "
             "(callchains did not match). A fault is 'major' if a major-faults software event of the "
-            "same tid falls in its window."),
+            "same tid falls in its window. page_fault_user_read_acquire_in_window counts the user faults "
+            "whose window holds a successful read acquire without looking at callchains (the plain "
+            "window rule); it equals page_fault_user_took_mmap_lock_read when no unrelated acquire "
+            "(e.g. from an untraced syscall) falls in a window."),
     }
     return {"lines": len(kept), "unparsed_perf_script_lines": unparsed,
             "dropped_tracer_events": dropped_tracer, "dropped_root_pre_exec_events": dropped_pre_exec,
@@ -730,7 +763,7 @@ def strace_run(args, out, command):
            "-o", os.path.join(out, "strace.txt"), "--", *command]
     with open(args.stdin, "rb") as si:
         r = subprocess.run(cmd, stdin=si, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           cwd=args.cwd)
+                           cwd=os.path.abspath(args.cwd or os.getcwd()))
     return {"file": "strace.txt", "command": cmd, "exit_status": r.returncode,
             "note": "a separate, second run of the same command (ASLR off via setarch -R); pids and "
                     "timings differ from perf.txt, addresses are normally the same"}
@@ -783,14 +816,28 @@ def outer_main(args):
             pass
     ev_args, used, missing = perf_events(tfs)
     state_file = os.path.join(out, ".inner.json")
+    env_file = os.path.join(out, ".env.json")
+    cwd = os.path.abspath(args.cwd or os.getcwd())
+    exe = args.command[0]
+    if "/" not in exe:
+        exe = shutil.which(exe)
+        if exe is None:
+            die("%s: command not found" % args.command[0])
+    exe = os.path.normpath(os.path.join(cwd, exe))
+    with open(env_file, "w") as f:
+        json.dump({"env": dict(os.environ), "path": exe}, f)
     data = os.path.join(out, "perf.data")
     inner = [sys.executable, os.path.abspath(__file__), "--inner", "--out", out, "--state", state_file,
+             "--env", env_file,
              "--stdin", args.stdin, "--stdout", os.path.join(out, "stdout.txt"),
              "--stderr", os.path.join(out, "stderr.txt"), "--", *args.command]
     cmd = [perf, "record", "-k", "CLOCK_MONOTONIC", "--sample-cpu", "-m", str(args.mmap_pages), "-o", data,
            *ev_args, "--", *inner]
     started = datetime.datetime.now(datetime.timezone.utc)
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=args.cwd)
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    finally:
+        os.unlink(env_file)  # holds the whole environment: never leave it behind
     perf_log = r.stderr.decode(errors="replace")
     if not os.path.exists(state_file):
         die("the tracer did not finish (perf record exit %d):\n%s" % (r.returncode, perf_log))
@@ -818,7 +865,7 @@ def outer_main(args):
     meta = {
         "format": FORMAT,
         "command": args.command,
-        "cwd": os.path.abspath(args.cwd or os.getcwd()),
+        "cwd": cwd,
         "stdin": args.stdin,
         "kernel": os.uname().release,
         "machine": os.uname().machine,
@@ -873,6 +920,7 @@ def main():
     ap.add_argument("--mmap-pages", default="2048", help="perf record -m (per-CPU buffer pages)")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--state", help=argparse.SUPPRESS)
+    ap.add_argument("--env", help=argparse.SUPPRESS)
     ap.add_argument("--stdout", help=argparse.SUPPRESS)
     ap.add_argument("--stderr", help=argparse.SUPPRESS)
     ap.add_argument("command", nargs=argparse.REMAINDER)

@@ -29,19 +29,18 @@ public struct PerfScriptParser: Sendable {
         case lock(LockEvent.Phase)
     }
 
-    private static let events: [UInt64: Event] = {
-        var t: [UInt64: Event] = [
-            Scan.hash("exceptions:page_fault_user"): .faultUser,
-            Scan.hash("exceptions:page_fault_kernel"): .faultKernel,
-            Scan.hash("sched:sched_process_fork"): .schedFork,
-            Scan.hash("sched:sched_process_exec"): .schedExec,
-            Scan.hash("sched:sched_process_exit"): .schedExit,
-            Scan.hash("sched:sched_process_free"): .schedFree,
-            Scan.hash("task:task_newtask"): .newTask,
-            Scan.hash("mmap_lock:mmap_lock_start_locking"): .lock(.startLocking),
-            Scan.hash("mmap_lock:mmap_lock_acquire_returned"): .lock(.acquireReturned),
-            Scan.hash("mmap_lock:mmap_lock_released"): .lock(.released),
+    private static let events: HashMap<Event> = {
+        var t = HashMap<Event>(capacity: 64)
+        let named: [(String, Event)] = [
+            ("exceptions:page_fault_user", .faultUser), ("exceptions:page_fault_kernel", .faultKernel),
+            ("sched:sched_process_fork", .schedFork), ("sched:sched_process_exec", .schedExec),
+            ("sched:sched_process_exit", .schedExit), ("sched:sched_process_free", .schedFree),
+            ("task:task_newtask", .newTask),
+            ("mmap_lock:mmap_lock_start_locking", .lock(.startLocking)),
+            ("mmap_lock:mmap_lock_acquire_returned", .lock(.acquireReturned)),
+            ("mmap_lock:mmap_lock_released", .lock(.released)),
         ]
+        for (n, e) in named { t[Scan.hash(n)] = e }
         let calls: [(String, Call)] = [
             ("mmap", .mmap), ("munmap", .munmap), ("mprotect", .mprotect), ("madvise", .madvise),
             ("mremap", .mremap), ("brk", .brk), ("open", .open), ("openat", .openat),
@@ -85,7 +84,7 @@ public struct PerfScriptParser: Sendable {
     private var reportedChildren: Set<Int> = []
     private var execReported: Set<Int> = []
     private var exitReported: Set<Int> = []
-    private var reasons: [UInt64: String] = [:]
+    private var reasons = HashMap<String>()
 
     /// Creates a parser.
     public init() {}
@@ -127,8 +126,8 @@ public struct PerfScriptParser: Sendable {
         Scan.skipSpaces(b, &i, end)
         guard i < end else { return }
         // The event name is the first blank-separated token "sub:name:".
-        var evStart = -1, evEnd = -1
-        while i < end {
+        var (evStart, evEnd) = Self.eventAfterTime(b, i, end)
+        while evStart < 0, i < end {
             Scan.skipSpaces(b, &i, end)
             let s = i
             var colons = 0
@@ -168,6 +167,41 @@ public struct PerfScriptParser: Sendable {
     }
 
     // MARK: - Fields
+
+    /// Fast path for perf's default layout: the first ": " ends the time
+    /// stamp and the event name follows. (-1, -1) if the line differs.
+    private static func eventAfterTime(_ b: Bytes, _ from: Int, _ end: Int) -> (Int, Int) {
+        var c = from
+        while c + 1 < end, !(b[c] == Ch.colon && b[c + 1] == Ch.space) { c += 1 }
+        guard c + 1 < end, c > from, Scan.isDigit(b[c - 1]) else { return (-1, -1) }
+        var s = c - 1
+        while s > from, Scan.isDigit(b[s - 1]) || b[s - 1] == Ch.dot { s -= 1 }
+        guard s == from || Scan.isSpace(b[s - 1]) else { return (-1, -1) }
+        var e = c + 1
+        Scan.skipSpaces(b, &e, end)
+        let start = e
+        var colons = 0
+        while e < end, !Scan.isSpace(b[e]) { if b[e] == Ch.colon { colons += 1 }; e += 1 }
+        guard colons >= 2, b[e - 1] == Ch.colon, b[start] != Ch.colon else { return (-1, -1) }
+        return (start, e - 1)
+    }
+
+    /// The next `key=value` field at `k`, advancing past it.
+    @inline(__always)
+    private static func nextField(_ b: Bytes, _ k: inout Int, _ end: Int) -> (Range<Int>, Range<Int>)? {
+        while k < end {
+            Scan.skipSpaces(b, &k, end)
+            let ks = k
+            while k < end, b[k] != Ch.equal, !Scan.isSpace(b[k]) { k += 1 }
+            guard k < end, b[k] == Ch.equal else { continue }
+            let key = ks..<k
+            k += 1
+            let vs = k
+            while k < end, !Scan.isSpace(b[k]) { k += 1 }
+            return (key, vs..<k)
+        }
+        return nil
+    }
 
     /// pid, tgid and time from the header before the event name, read from
     /// the right: `comm pid[/tid] [cpu] secs.usecs:`.
@@ -244,18 +278,39 @@ public struct PerfScriptParser: Sendable {
         let b = ctx.b, end = ctx.end
         switch event {
         case .faultUser, .faultKernel:
-            guard let address = number(b, value(b, f, end, "address=")),
-                  let code = number(b, value(b, f, end, "error_code="))
-            else { events.append(ctx.skip("page fault without a numeric address")); return }
-            let ip = number(b, value(b, f, end, "ip="))
+            // "address=0x7f.. ip=0x7f.. error_code=0x6"; ip may be a symbol.
+            var address: UInt64?, ip: UInt64?, code: UInt64?
+            var k = f
+            while let (key, v) = Self.nextField(b, &k, end) {
+                switch key.count {
+                case 7 where Scan.has(b, key.lowerBound, end, "address"): address = number(b, v)
+                case 2 where Scan.has(b, key.lowerBound, end, "ip"): ip = number(b, v)
+                case 10 where Scan.has(b, key.lowerBound, end, "error_code"): code = number(b, v)
+                default: break
+                }
+            }
+            guard let address, let code else {
+                events.append(ctx.skip("page fault without a numeric address")); return
+            }
             events.append(ctx.event(.fault(address: address, ip: ip, write: code & 2 != 0,
                                            exec: code & 0x10 != 0, user: code & 4 != 0)))
         case .lock(let phase):
-            guard let write = flag(b, value(b, f, end, "write=")) else {
+            // "mm=0xffff.. memcg_id=3137 write=true success=true" (older
+            // kernels print memcg_path= instead of memcg_id=).
+            var write: Bool?, success: Bool?, mm: UInt64?
+            var k = f
+            while let (key, v) = Self.nextField(b, &k, end) {
+                switch key.count {
+                case 2 where Scan.has(b, key.lowerBound, end, "mm"): mm = number(b, v)
+                case 5 where Scan.has(b, key.lowerBound, end, "write"): write = flag(b, v)
+                case 7 where Scan.has(b, key.lowerBound, end, "success"): success = flag(b, v)
+                default: break
+                }
+            }
+            guard let write else {
                 events.append(ctx.skip("mmap_lock event without write=")); return
             }
-            let success = phase == .acquireReturned ? flag(b, value(b, f, end, "success=")) : nil
-            let mm = number(b, value(b, f, end, "mm="))
+            if phase != .acquireReturned { success = nil }
             events.append(ctx.event(.mmapLock(LockEvent(phase: phase, write: write, success: success, mm: mm))))
         case .enter(let call):
             enter(call, ctx, f, &events)

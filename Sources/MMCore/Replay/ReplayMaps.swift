@@ -8,9 +8,10 @@ extension Replayer {
     /// The loader's own writes are modelled as kernel-mode write faults: the
     /// top page of the stack (argv, envp, auxv) and, where an anonymous
     /// `.bss` follows a writable file segment, that segment's last page
-    /// (padzero()). Returns one step per entry.
+    /// (padzero()) — unless `loaderWrites` is false because the trace itself
+    /// records the loader's faults. Returns one step per entry.
     @discardableResult
-    public func importMaps(_ entries: [MapsEntry], into p: Process) -> [ReplayStep] {
+    public func importMaps(_ entries: [MapsEntry], into p: Process, loaderWrites: Bool = true) -> [ReplayStep] {
         var out: [ReplayStep] = []
         var opened: [String: Int] = [:]
         func note(_ e: MapsEntry, _ s: ReplayStep.Status, _ what: String) {
@@ -34,7 +35,7 @@ extension Replayer {
                 let r = try? sim.syscall(pid: p.pid, .mmap(addr: e.start, length: e.length, prot: e.prot,
                                                             flags: privateFlag | Linux.MAP_FIXED, fd: fd, offset: e.offset))
                 note(e, .applied, r?.strace ?? "mmap failed")
-                if e.write, !e.shared, n + 1 < entries.count, entries[n + 1].kind == .anonymous, entries[n + 1].start == e.end {
+                if loaderWrites, e.write, !e.shared, n + 1 < entries.count, entries[n + 1].kind == .anonymous, entries[n + 1].start == e.end {
                     _ = try? sim.fault(pid: p.pid, address: e.end - Linux.PAGE_SIZE, access: .write, mode: .kernel)
                 }
             case .anonymous, .stack:

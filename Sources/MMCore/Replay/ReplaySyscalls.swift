@@ -59,10 +59,11 @@ extension Replayer {
             }
         case let .brk(addr):
             // The first brk shows where the kernel put the heap: adopt it.
-            if p.mm.startBrk == p.mm.brk, !p.mm.vmas.intersects(p.mm.startBrk, p.mm.startBrk + 1), addr == 0 || addr < ret {
+            if !brkKnown.contains(p.pid), addr == 0 || addr < ret {
                 p.mm.startBrk = ret
                 p.mm.brk = ret
             }
+            brkKnown.insert(p.pid)
             replayed = call
         default:
             replayed = call

@@ -32,6 +32,8 @@ public struct ReplayReport: Sendable {
     public var disagreements: [ReplayDisagreement] = []
     /// Trace pid → simulated pid.
     public var processes: [Int: Int] = [:]
+    /// The simulated /proc/PID/maps of each trace process just before it exited.
+    public var exitMaps: [Int: [MapsEntry]] = [:]
 
     /// Fraction of real faults the simulation reproduced (1 when none).
     public var faultAgreement: Double { realFaults == 0 ? 1 : Double(faultsAgreeing) / Double(realFaults) }
@@ -73,6 +75,8 @@ public final class Replayer {
     private var fds: [Int: [Int: Int]] = [:]
     private var pendingFault: [Int: (line: Int, address: UInt64, simTookMmapLock: Bool, realTookMmapLock: Bool)] = [:]
     var unknownFilesCount = 0
+    /// Processes whose brk area the trace has shown (a first brk() reveals start_brk).
+    var brkKnown: Set<Int> = []
     private let rootPid: Int?
 
     func fdTable(_ pid: Int) -> [Int: Int] { fds[pid] ?? [:] }
@@ -114,9 +118,26 @@ public final class Replayer {
         return report
     }
 
+    /// Events of a task between its sys_enter_execve and the exec itself:
+    /// the ELF loader's faults (perf shows them inside execve), replayed
+    /// once the new layout is imported.
+    private var inExec: [Int: [TraceEvent]] = [:]
+
     /// Applies one event.
     public func apply(_ e: TraceEvent) {
         let key = e.pid ?? -1
+        if inExec[key] != nil {
+            if case .execve = e.kind {} else if case let .skipped(_, text) = e.kind, text.contains("sys_exit_execve") {
+                // The exec failed: the buffered events ran in the old address space.
+                let held = inExec.removeValue(forKey: key)!
+                for h in held { apply(h) }
+            } else {
+                inExec[key]!.append(e)
+                return
+            }
+        } else if case let .skipped(_, text) = e.kind, text.contains("sys_enter_execve") {
+            inExec[key] = []
+        }
         if case .mmapLock = e.kind {} else if pendingFault[key] != nil { finishFault(key) }
         switch e.kind {
         case let .skipped(reason, _):
@@ -144,13 +165,20 @@ public final class Replayer {
             if var layouts = execLayouts[tgid], !layouts.isEmpty {
                 let layout = layouts.removeFirst()
                 execLayouts[tgid] = layouts
-                for s in importMaps(layout, into: p) { step(e.line, e.pid, s.status, s.what) }
+                for s in importMaps(layout, into: p, loaderWrites: false) { step(e.line, e.pid, s.status, s.what) }
             }
+            for h in inExec.removeValue(forKey: key) ?? [] { apply(h) }
         case let .exit(status), let .threadExit(status):
             if case .threadExit = e.kind, pids.values.filter({ $0 == pids[key] }).count > 1 {
                 return step(e.line, e.pid, .applied, "thread exit")
             }
             guard let p = process(for: e.pid), p.state == .running else { return step(e.line, e.pid, .skipped, "already exited") }
+            report.exitMaps[e.tgid ?? key] = p.mm.vmas.map { v in
+                MapsEntry(start: v.start, end: v.end, read: v.flags.contains(.READ), write: v.flags.contains(.WRITE),
+                          exec: v.flags.contains(.EXEC), shared: v.flags.contains(.MAYSHARE),
+                          offset: v.file == nil ? 0 : v.pgoff << Linux.PAGE_SHIFT, devMajor: 0, devMinor: 0, inode: 0,
+                          path: ProcMaps.name(v, p.mm) ?? "", deleted: false, kind: .anonymous)
+            }
             let r = try? sim.syscall(pid: p.pid, .exit(status: status))
             step(e.line, e.pid, .applied, r?.strace ?? "exit")
         case let .fault(address, _, write, exec, user):
@@ -197,5 +225,6 @@ public final class Replayer {
         _ = try? sim.syscall(pid: p.pid, .munmap(addr: 0, length: p.mm.taskSize))
         p.mm.startBrk = sim.layout.startBrk
         p.mm.brk = sim.layout.startBrk
+        brkKnown.remove(p.pid)
     }
 }

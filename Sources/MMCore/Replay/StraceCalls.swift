@@ -10,8 +10,8 @@ enum StraceCall: Sendable, Equatable {
     case dup
 
     /// Syscall name hash → call, for the names the importer looks at.
-    static let byName: [UInt64: StraceCall] = {
-        var t: [UInt64: StraceCall] = [:]
+    static let byName: HashMap<StraceCall> = {
+        var t = HashMap<StraceCall>(capacity: 64)
         let named: [(String, StraceCall)] = [
             ("mmap", .mmap), ("munmap", .munmap), ("mprotect", .mprotect),
             ("pkey_mprotect", .pkeyMprotect), ("madvise", .madvise), ("mremap", .mremap),

@@ -51,7 +51,9 @@ public struct StraceParser: Sendable {
     private var live: Set<Int> = []
     /// The pid of the process whose first lines had no prefix, once known.
     private var rootPid: Int?
-    private var reasons: [UInt64: String] = [:]
+    /// The pid of the previous prefixed line (skips the `seenPids` lookup).
+    private var lastPid: Int?
+    private var reasons = HashMap<String>()
 
     /// Creates a parser; `defaultPid` is used for lines without a pid prefix.
     public init(defaultPid: Int? = nil) {
@@ -218,7 +220,9 @@ public struct StraceParser: Sendable {
     /// single process), the pid is theirs: reported as `.thread(childPid:)`
     /// of the pid-less process so that replayers map it to that process.
     private mutating func noteNewPid(_ ctx: Context, _ body: Int, _ end: Int, _ events: inout [TraceEvent]) {
-        guard let child = ctx.pid, seenPids.insert(child).inserted else { return }
+        guard let child = ctx.pid, child != lastPid else { return }
+        lastPid = child
+        guard seenPids.insert(child).inserted else { return }
         live.insert(child)
         guard seenPids.count > 1 else { return }
         var parent: Pending?
@@ -253,17 +257,18 @@ public struct StraceParser: Sendable {
             if case .clone(let f) = StraceDecode.decode(parent.call, &a) { flags = f }
         }
         reportedChildren.insert(child)
-        events.append(forkEvent(child: child, flags: flags, line: ctx.number, pid: parent.pid, time: ctx.time))
+        events.append(TraceEvent(line: ctx.number, pid: parent.pid, time: ctx.time,
+                                 kind: forkKind(child: child, flags: flags)))
     }
 
-    private mutating func forkEvent(child: Int, flags: UInt64, line: Int, pid: Int?, time: Double?) -> TraceEvent {
+    private mutating func forkKind(child: Int, flags: UInt64) -> TraceEvent.Kind {
         seenPids.insert(child)
         live.insert(child)
         if TraceTables.sharesAddressSpace(flags) {
             threads.insert(child)
-            return TraceEvent(line: line, pid: pid, time: time, kind: .thread(childPid: child))
+            return .thread(childPid: child)
         }
-        return TraceEvent(line: line, pid: pid, time: time, kind: .fork(childPid: child))
+        return .fork(childPid: child)
     }
 
     /// "+++ exited with N +++", "+++ killed by SIGx [(core dumped)] +++",
@@ -419,7 +424,7 @@ public struct StraceParser: Sendable {
                 if reportedChildren.remove(child) != nil {
                     return ctx.skip("child \(child) already reported at its first line")
                 }
-                return forkEvent(child: child, flags: flags, line: ctx.number, pid: ctx.pid, time: ctx.time)
+                return ctx.event(forkKind(child: child, flags: flags))
             case .error(let e, _): return ctx.skip("process creation failed: " + e.name)
             default: return ctx.skip("process creation did not return a child pid")
             }

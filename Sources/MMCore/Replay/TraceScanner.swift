@@ -4,14 +4,34 @@ typealias Bytes = UnsafeBufferPointer<UInt8>
 
 /// ASCII byte values used by the scanners.
 enum Ch {
-    static let space: UInt8 = 0x20, tab: UInt8 = 0x09, cr: UInt8 = 0x0D, nl: UInt8 = 0x0A
-    static let quote: UInt8 = 0x22, backslash: UInt8 = 0x5C, comma: UInt8 = 0x2C
-    static let lparen: UInt8 = 0x28, rparen: UInt8 = 0x29, lbracket: UInt8 = 0x5B, rbracket: UInt8 = 0x5D
-    static let lbrace: UInt8 = 0x7B, rbrace: UInt8 = 0x7D, lt: UInt8 = 0x3C, gt: UInt8 = 0x3E
-    static let colon: UInt8 = 0x3A, dot: UInt8 = 0x2E, minus: UInt8 = 0x2D, plus: UInt8 = 0x2B
-    static let equal: UInt8 = 0x3D, pipe: UInt8 = 0x7C, slash: UInt8 = 0x2F, star: UInt8 = 0x2A
-    static let question: UInt8 = 0x3F, zero: UInt8 = 0x30, x: UInt8 = 0x78, X: UInt8 = 0x58
-    static let underscore: UInt8 = 0x5F
+    @inline(__always) static var space: UInt8 { 0x20 }
+    @inline(__always) static var tab: UInt8 { 0x09 }
+    @inline(__always) static var cr: UInt8 { 0x0D }
+    @inline(__always) static var nl: UInt8 { 0x0A }
+    @inline(__always) static var quote: UInt8 { 0x22 }
+    @inline(__always) static var backslash: UInt8 { 0x5C }
+    @inline(__always) static var comma: UInt8 { 0x2C }
+    @inline(__always) static var lparen: UInt8 { 0x28 }
+    @inline(__always) static var rparen: UInt8 { 0x29 }
+    @inline(__always) static var lbracket: UInt8 { 0x5B }
+    @inline(__always) static var rbracket: UInt8 { 0x5D }
+    @inline(__always) static var lbrace: UInt8 { 0x7B }
+    @inline(__always) static var rbrace: UInt8 { 0x7D }
+    @inline(__always) static var lt: UInt8 { 0x3C }
+    @inline(__always) static var gt: UInt8 { 0x3E }
+    @inline(__always) static var colon: UInt8 { 0x3A }
+    @inline(__always) static var dot: UInt8 { 0x2E }
+    @inline(__always) static var minus: UInt8 { 0x2D }
+    @inline(__always) static var plus: UInt8 { 0x2B }
+    @inline(__always) static var equal: UInt8 { 0x3D }
+    @inline(__always) static var pipe: UInt8 { 0x7C }
+    @inline(__always) static var slash: UInt8 { 0x2F }
+    @inline(__always) static var star: UInt8 { 0x2A }
+    @inline(__always) static var question: UInt8 { 0x3F }
+    @inline(__always) static var zero: UInt8 { 0x30 }
+    @inline(__always) static var x: UInt8 { 0x78 }
+    @inline(__always) static var X: UInt8 { 0x58 }
+    @inline(__always) static var underscore: UInt8 { 0x5F }
 }
 
 /// Stateless helpers over `Bytes`.
@@ -152,6 +172,13 @@ enum Scan {
     static func parseQuoted(_ b: Bytes, _ i: inout Int, _ end: Int) -> String? {
         guard i < end, b[i] == Ch.quote else { return nil }
         var j = i + 1
+        while j < end, b[j] != Ch.quote, b[j] != Ch.backslash { j += 1 }
+        if j < end, b[j] == Ch.quote {  // no escapes
+            let s = string(b, (i + 1)..<j)
+            i = j + 1
+            return s
+        }
+        j = i + 1
         var out: [UInt8] = []
         out.reserveCapacity(64)
         while j < end {
@@ -182,11 +209,61 @@ enum Scan {
     }
 }
 
+/// An open-addressing map keyed by an already computed 64-bit hash (FNV of
+/// a name), so that hot-path lookups skip `Hasher`.
+struct HashMap<Value: Sendable>: Sendable {
+    private var keys: [UInt64]
+    private var values: [Value?]
+    private var count = 0
+
+    init(capacity: Int = 16) {
+        var n = 16
+        while n < capacity * 2 { n <<= 1 }
+        keys = Array(repeating: 0, count: n)
+        values = Array(repeating: nil, count: n)
+    }
+
+    @inline(__always) private static func slot(_ h: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: ((h ^ (h >> 31)) &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask
+    }
+
+    subscript(hash: UInt64) -> Value? {
+        get {
+            let h = hash == 0 ? 1 : hash
+            let mask = keys.count - 1
+            var i = Self.slot(h, mask)
+            while true {
+                let k = keys[i]
+                if k == h { return values[i] }
+                if k == 0 { return nil }
+                i = (i + 1) & mask
+            }
+        }
+        set {
+            guard let newValue else { return }  // removal is not needed
+            let h = hash == 0 ? 1 : hash
+            if (count + 1) * 2 > keys.count { grow() }
+            let mask = keys.count - 1
+            var i = Self.slot(h, mask)
+            while keys[i] != 0, keys[i] != h { i = (i + 1) & mask }
+            if keys[i] == 0 { count += 1 }
+            keys[i] = h
+            values[i] = newValue
+        }
+    }
+
+    private mutating func grow() {
+        var bigger = HashMap(capacity: keys.count)
+        for (k, v) in zip(keys, values) where k != 0 { bigger[k] = v }
+        self = bigger
+    }
+}
+
 /// A name → value table looked up by hashing bytes, built from `FlagTable`s.
 struct FlagLookup: Sendable {
-    private var values: [UInt64: UInt64] = [:]
+    private var values = HashMap<UInt64>()
     /// `NAME` → shift for strace's `21<<MAP_HUGE_SHIFT` spelling.
-    private var shifts: [UInt64: UInt64] = [:]
+    private var shifts = HashMap<UInt64>()
 
     init(_ table: FlagTable, extra: [(String, UInt64)] = [], shifts: [(String, UInt64)] = []) {
         values[Scan.hash(table.zeroName)] = 0

@@ -80,6 +80,7 @@ public enum CompareCommand {
         var kernels = KernelModel.all
         var options: [String] = []
         var faultsName: String?
+        var showDisagreements = false
         var i = 0
         func fail(_ m: String) -> Int32 { FileHandle.standardError.write(Data("mmsim compare: \(m)\n".utf8)); return 2 }
         while i < args.count {
@@ -101,6 +102,9 @@ public enum CompareCommand {
                 }
                 options.append(v)
                 i += 2
+            case "--disagreements":
+                showDisagreements = true
+                i += 1
             case "--faults":
                 faultsName = value()
                 i += 2
@@ -110,7 +114,7 @@ public enum CompareCommand {
                 i += 1
             }
         }
-        guard let trace else { return fail("usage: mmsim compare TRACE [--kernels 6.3,v3-patch,6.4,6.18] [--option eager_anon_vma] [--faults trace|touch|none]") }
+        guard let trace else { return fail("usage: mmsim compare TRACE [--kernels 6.3,v3-patch,6.4,6.18] [--option eager_anon_vma] [--faults trace|touch|none] [--disagreements]") }
         let bundle: TraceBundle
         do { bundle = try TraceBundle.load(trace) } catch { return fail(error.description) }
         guard let faults = ReplayFaults(rawValue: faultsName ?? (bundle.format == "perf" ? "trace" : "touch")) else {
@@ -131,6 +135,9 @@ public enum CompareCommand {
         print(comparison.table(), terminator: "")
         if let r = reports["6.18"], bundle.format == "perf" {
             print("agreement with the real kernel (6.18): faults reproduced \(r.faultsAgreeing)/\(r.realFaults) = \(String(format: "%.4f", r.faultAgreement)); mmap_lock use matching \(r.lockAgreeing)/\(r.lockObserved) = \(String(format: "%.4f", r.lockAgreement))")
+            if showDisagreements {
+                for d in r.disagreements { print("  line \(d.line) \(hex(d.address)): \(d.what)") }
+            }
         }
         return 0
     }
