@@ -91,7 +91,9 @@ function render() {
   void $('#strip').offsetHeight; // include style and layout in the measurement
   const ms = performance.now() - t0;
   window.__mmsimLastRenderMs = ms;
-  window.__mmsimLastRender = { ms, strip: t1 - t0, table: t2 - t1, layout: ms - (t2 - t0), vmas: state.vmas.length, pid: state.pid, at: Date.now() };
+  window.__mmsimLastRender = { ms, strip: t1 - t0, table: t2 - t1, layout: ms - (t2 - t0), vmas: state.vmas.length, pid: state.pid, session: state.view?.id, at: Date.now() };
+  (window.__mmsimRenders ||= []).push(window.__mmsimLastRender); // every render, for the performance check
+  if (window.__mmsimRenders.length > 500) window.__mmsimRenders.shift();
   renderForest($('#forest'), state.anonVmas, state.allVmas);
   renderStats();
   updateFaultForm();

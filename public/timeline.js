@@ -31,6 +31,21 @@ function normalize(raw, fallbackSeq) {
   return { seq, op: cleanOp(op), result };
 }
 
+// argument order of the man pages, for ops whose result (and strace) is not known
+const ARGS = {
+  mmap: ['addr', 'length', 'prot', 'flags', 'fd', 'offset'], munmap: ['addr', 'length'], mprotect: ['addr', 'length', 'prot'],
+  madvise: ['addr', 'length', 'advice'], mremap: ['old_address', 'old_size', 'new_size', 'flags', 'new_address'],
+  brk: ['brk'], open: ['path', 'flags'], close: ['fd'], fork: [], exit: ['status'],
+};
+function straceLike(o) {
+  const order = ARGS[o.op] || Object.keys(o).filter((k) => k !== 'op' && k !== 'pid');
+  const fmt = (k, v) => (v == null ? (k === 'addr' ? 'NULL' : '') : k === 'path' ? JSON.stringify(v)
+    : Array.isArray(v) ? v.join('|') : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const args = order.filter((k) => k in o || k === 'addr').map((k) => fmt(k, o[k]));
+  while (args.length && args[args.length - 1] === '') args.pop();
+  return `${o.op}(${args.join(', ')})`;
+}
+
 function describe(e) {
   const o = e.op, r = e.result;
   if (o.op === 'fault') {
@@ -40,8 +55,7 @@ function describe(e) {
   if (r && r.strace) return { cls: r.errno ? 'err' : '', text: `pid ${o.pid}: ${r.strace}` };
   if (o.op === 'process') return { cls: '', text: `new process "${o.comm ?? ''}"${r && r.pid != null ? ` → pid ${r.pid}` : ''}` };
   if (o.op === 'file') return { cls: '', text: `file ${o.path} (${o.size ?? 0} bytes)` };
-  const args = Object.entries(o).filter(([k]) => k !== 'op' && k !== 'pid').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
-  return { cls: '', text: `pid ${o.pid ?? '?'}: ${o.op}(${args})` };
+  return { cls: '', text: `pid ${o.pid ?? '?'}: ${straceLike(o)}` };
 }
 
 function entryHtml(e) {

@@ -330,6 +330,9 @@ class Tracer:
             tgid = self.tgid_of(pid)
             rec = {"tid": pid, "tgid": tgid, "wait_status": status, "monotonic_ns": t,
                    "threads_left": self.threads_of(tgid)}
+            if tgid == self.state["root_pid"] and not self.exec_count[tgid]:
+                self.state["exits"].append(rec)  # still the tracer's copy: execve failed
+                return
             prev = self.exit_snap.get(tgid)
             if prev is not None:
                 prev.pop("maps", None)
@@ -339,6 +342,9 @@ class Tracer:
             self.state["exits"].append(rec)
 
     def finish(self):
+        if not self.exec_count[self.state["root_pid"]]:
+            self.state["errors"].append("the program was never executed (execve failed; exit status %s)"
+                                        % self.state["root_status"])
         with open(self.args.state, "w") as f:
             json.dump(self.state, f, indent=1)
         rs = self.state["root_status"]
@@ -461,7 +467,7 @@ def mapping_of(rows, addr):
     return None, None
 
 
-def convert(args, out, state, perf):
+def convert(out, state, perf):
     data = os.path.join(out, "perf.data")
     lines = run_perf_script(perf, data, "comm,pid,tid,cpu,time,event,trace")
     chain_lines = run_perf_script(perf, data, "tid,time,event,ip,sym")
@@ -824,7 +830,7 @@ def outer_main(args):
         if exe is None:
             die("%s: command not found" % args.command[0])
     exe = os.path.normpath(os.path.join(cwd, exe))
-    with open(env_file, "w") as f:
+    with os.fdopen(os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump({"env": dict(os.environ), "path": exe}, f)
     data = os.path.join(out, "perf.data")
     inner = [sys.executable, os.path.abspath(__file__), "--inner", "--out", out, "--state", state_file,
@@ -849,7 +855,7 @@ def outer_main(args):
                            stderr=subprocess.DEVNULL).stdout.decode(errors="replace")
     lost = {k: int(v) for k, v in re.findall(r"(LOST\w*) events:\s+(\d+)", stats)}
 
-    conv = convert(args, out, state, perf)
+    conv = convert(out, state, perf)
     if not args.keep_perf_data:
         os.unlink(data)
         for old in (data + ".old",):
@@ -878,7 +884,7 @@ def outer_main(args):
         "perf_events": used,
         "perf_events_missing": missing,
         "perf_lost": lost,
-        "perf_record_log": [l for l in perf_log.splitlines() if l.strip()][-4:],
+        "perf_record_log": [l.replace(out, "$OUT") for l in perf_log.splitlines() if l.strip()][-4:],
         "tracer_pid": state["tracer_pid"],
         "root_pid": state["root_pid"],
         "root_path": state.get("root_path"),
@@ -901,13 +907,15 @@ def outer_main(args):
         json.dump(meta, f, indent=1)
         f.write("\n")
     fl = conv["faults"]
+    for e in state["errors"]:
+        sys.stderr.write("capture.py: warning: %s\n" % e)
     print("%s: %d perf events, %d page_fault_user (%d took mmap_lock), %d page_fault_kernel, "
           "%d exec snapshots, %d exit snapshots, exit status %s%s" % (
               out, conv["lines"], fl["page_fault_user"], fl["page_fault_user_took_mmap_lock"],
               fl["page_fault_kernel"], len(state["execs"]),
               sum(1 for e in state["exits"] if "maps" in e), state["root_status"],
               ("; LOST %s" % lost) if lost else ""))
-    return 0
+    return 1 if state["errors"] else 0
 
 
 def main():

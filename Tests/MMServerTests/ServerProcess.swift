@@ -185,11 +185,11 @@ final class ServerProcess: @unchecked Sendable {
     func connect(timeout: Double = 10) throws -> RawConnection { try RawConnection(port: port, timeout: timeout) }
 
     /// Sends `bytes` on a fresh connection and reads one response.
-    func raw(_ text: String, timeout: Double = 10) throws -> RawResponse {
+    func raw(_ text: String, head: Bool = false, timeout: Double = 10) throws -> RawResponse {
         let c = try connect(timeout: timeout)
         defer { c.close() }
         try c.send(Array(text.utf8))
-        return try c.readResponse()
+        return try c.readResponse(head: head)
     }
 }
 

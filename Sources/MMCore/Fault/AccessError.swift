@@ -20,7 +20,7 @@ extension Simulation {
     /// entry, which the hardware reports as not-present (a spurious fault).
     @inline(__always)
     func protectionFault(_ ctx: FaultContext, _ vma: VMA) -> Bool {
-        guard let pte = ctx.mm.pageTable[ctx.vpn], pte.present, vma.flags.isAccessible else { return false }
+        guard let pte = ctx.pte, pte.present, vma.flags.isAccessible else { return false }
         return !pteAllows(pte, vma, ctx.access)
     }
 
@@ -36,17 +36,17 @@ extension Simulation {
     func accessError(_ ctx: FaultContext, _ vma: VMA) -> Bool {
         if ctx.isWrite {
             if !vma.flags.contains(.WRITE) {
-                tracer.step("access_error", "write to \(vma.rangeDescription) without VM_WRITE")
+                trace(ctx.tracing, "access_error", "write to \(vma.rangeDescription) without VM_WRITE")
                 return true
             }
             return false
         }
         if protectionFault(ctx, vma) {
-            tracer.step("access_error", "\(ctx.access.rawValue) protection fault on a present PTE (X86_PF_PROT)")
+            trace(ctx.tracing, "access_error", "\(ctx.access.rawValue) protection fault on a present PTE (X86_PF_PROT)")
             return true
         }
         if !vma.flags.isAccessible {
-            tracer.step("access_error", "\(vma.rangeDescription) has none of VM_READ|VM_WRITE|VM_EXEC")
+            trace(ctx.tracing, "access_error", "\(vma.rangeDescription) has none of VM_READ|VM_WRITE|VM_EXEC")
             return true
         }
         return false

@@ -62,9 +62,17 @@ struct FaultContext {
     var siCode: FaultResult.SiCode?
     /// The VMA the fault was finally handled against.
     var vma: VMA?
+    /// vmf->orig_pte: the faulting page's PTE as the current attempt sees it.
+    /// Every change to that PTE goes through `setPTE` so it stays current.
+    var pte: PTE?
+    /// Whether trace notes are built (read once: the tracer is not touched otherwise).
+    let tracing: Bool
 
-    init(p: Process, address: UInt64, access: Access, mode: FaultMode, inject: FaultInjection, gup: Bool) {
+    init(p: Process, address: UInt64, access: Access, mode: FaultMode, inject: FaultInjection, gup: Bool,
+         pte: PTE?, tracing: Bool) {
         self.p = p
+        self.pte = pte
+        self.tracing = tracing
         self.mm = p.mm
         self.address = address
         self.vpn = address >> Linux.PAGE_SHIFT
@@ -83,6 +91,23 @@ struct FaultContext {
 
     @inline(__always) var isWrite: Bool { flags.contains(.write) }
     @inline(__always) var underVMALock: Bool { flags.contains(.vmaLock) }
+
+    /// Installs (or clears) the faulting page's PTE.
+    @inline(__always)
+    mutating func setPTE(_ e: PTE?) {
+        mm.pageTable[vpn] = e
+        pte = e
+    }
+
+    /// Marks the present faulting PTE writable/dirty/young (one page-table write).
+    @inline(__always)
+    mutating func updatePTE(writable: Bool? = nil, dirty: Bool? = nil, young: Bool = true) {
+        guard var e = pte else { return }
+        if let writable { e.writable = writable }
+        if let dirty { e.dirty = dirty }
+        e.young = young
+        setPTE(e)
+    }
 
     mutating func step(_ fn: String, _ result: String, _ reason: String? = nil) {
         steps.append(LockStep(fn: fn, result: result, reason: reason))
@@ -117,5 +142,14 @@ struct VMOps {
     /// (shared, writable, no write notification).
     static func protWritable(_ vma: VMA, _ ops: VMOps) -> Bool {
         vma.flags.contains(.SHARED) && vma.flags.contains(.WRITE) && !ops.writeNotify
+    }
+}
+
+extension Simulation {
+    /// Appends a trace step when `on` (the fault's cached `tracer.enabled`):
+    /// with tracing off neither the note nor the tracer is touched.
+    @inline(__always)
+    func trace(_ on: Bool, _ fn: StaticString, _ note: @autoclosure () -> String) {
+        if on { tracer.step(fn, note()) }
     }
 }

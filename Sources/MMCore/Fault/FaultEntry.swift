@@ -10,7 +10,7 @@ extension Simulation {
     public func fault(pid: Int, address: UInt64, access: Access, mode: FaultMode = .user,
                       inject: FaultInjection = .none) throws(SimulationError) -> FaultResult {
         let p = try process(pid)
-        _ = tracer.take()
+        if tracer.enabled { _ = tracer.take() }
         return handleFault(p, address: address, access: access, mode: mode, inject: inject, gup: false)
     }
 
@@ -23,23 +23,30 @@ extension Simulation {
         let mm = p.mm
         let vpn = address >> Linux.PAGE_SHIFT
         let before = mm.pageTable[vpn]
-        if !spurious, before?.present == true, pteAllows(before, mm.vmas.find(containing: address), access) {
-            // No fault: the MMU sets young (and dirty for a write).
-            mm.pageTable[vpn]?.young = true
-            if access == .write { mm.pageTable[vpn]?.dirty = true }
-            let pte = PTESnapshot(mm.pageTable[vpn])
-            return FaultResult(fault: false, address: address, access: access, mode: mode, outcome: .handled,
-                               siCode: nil, lock: nil, handler: nil, anonVMA: .none,
-                               pteBefore: PTESnapshot(before), pteAfter: pte, folio: nil,
-                               vma: mm.vmas.find(containing: address).map(VMASnapshot.init), trace: tracer.take())
+        let tracing = tracer.enabled
+        if !spurious, let e = before, e.present {
+            let vma = mm.vmas.find(containing: address)
+            if pteAllows(e, vma, access) {
+                // No fault: the MMU sets young (and dirty for a write).
+                var n = e
+                n.young = true
+                if access == .write { n.dirty = true }
+                mm.pageTable[vpn] = n
+                return FaultResult(fault: false, address: address, access: access, mode: mode, outcome: .handled,
+                                   siCode: nil, lock: nil, handler: nil, anonVMA: .none,
+                                   pteBefore: PTESnapshot(before), pteAfter: PTESnapshot(n), folio: nil,
+                                   vma: vma.map(VMASnapshot.init), trace: tracing ? tracer.take() : [])
+            }
         }
-        var result = runFault(p, address: address, access: access, mode: mode, inject: inject, gup: gup, before: before)
-        // The access is retried by the CPU: an exec from a non-exec page now
-        // hits a present PTE and takes a protection fault (§4.5, row 22).
-        if result.outcome == .handled, !gup, !spurious,
-           !pteAllows(mm.pageTable[vpn], mm.vmas.find(containing: address), access) {
-            let second = runFault(p, address: address, access: access, mode: mode, inject: .none, gup: false,
-                                  before: mm.pageTable[vpn])
+        var ctx = FaultContext(p: p, address: address, access: access, mode: mode, inject: inject, gup: gup,
+                               pte: before, tracing: tracing)
+        var result = runFault(&ctx, before: before)
+        // The CPU retries the access: an exec from a non-exec page now hits a
+        // present PTE and takes a protection fault (§4.5, row 22).
+        if result.outcome == .handled, !gup, !spurious, !pteAllows(ctx.pte, ctx.vma, access) {
+            var ctx2 = FaultContext(p: p, address: address, access: access, mode: mode, inject: .none, gup: false,
+                                    pte: ctx.pte, tracing: tracing)
+            let second = runFault(&ctx2, before: ctx.pte)
             result.outcome = second.outcome
             result.siCode = second.siCode
             result.secondFault = [second]
@@ -49,9 +56,7 @@ extension Simulation {
 
     /// One hardware fault: the lock decision, the handler, statistics and the
     /// result record.
-    private func runFault(_ p: Process, address: UInt64, access: Access, mode: FaultMode,
-                          inject: FaultInjection, gup: Bool, before: PTE?) -> FaultResult {
-        var ctx = FaultContext(p: p, address: address, access: access, mode: mode, inject: inject, gup: gup)
+    private func runFault(_ ctx: inout FaultContext, before: PTE?) -> FaultResult {
         doUserAddrFault(&ctx)
         let path: LockPath
         if ctx.vmaAttempt {
@@ -61,14 +66,14 @@ extension Simulation {
         }
         let decision = LockDecision(path: path, stat: ctx.stat, code: ctx.code, steps: ctx.steps)
         if let vma = ctx.vma, ctx.outcome == .handled {
-            if access == .write { vma.faultedWrite = true } else { vma.faultedRead = true }
+            if ctx.access == .write { vma.faultedWrite = true } else { vma.faultedRead = true }
         }
         recordFaultStats(decision, handler: ctx.handler, outcome: ctx.outcome, missed: ctx.missed)
-        let after = p.mm.pageTable[ctx.vpn]
-        let folio = after?.folio.map(FolioSnapshot.init)
-        return FaultResult(fault: true, address: address, access: access, mode: mode, outcome: ctx.outcome,
+        let after = ctx.pte
+        return FaultResult(fault: true, address: ctx.address, access: ctx.access, mode: ctx.mode, outcome: ctx.outcome,
                            siCode: ctx.siCode, lock: decision, handler: ctx.handler, anonVMA: ctx.anon,
-                           pteBefore: PTESnapshot(before), pteAfter: PTESnapshot(after), folio: folio,
-                           vma: ctx.vma.map(VMASnapshot.init), trace: tracer.take())
+                           pteBefore: PTESnapshot(before), pteAfter: PTESnapshot(after),
+                           folio: after?.folio.map(FolioSnapshot.init),
+                           vma: ctx.vma.map(VMASnapshot.init), trace: ctx.tracing ? tracer.take() : [])
     }
 }

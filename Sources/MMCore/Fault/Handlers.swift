@@ -8,7 +8,7 @@ extension Simulation {
         if ctx.isWrite {
             // sanitize_fault_flags(): defensive, unreachable after access_error().
             if !vma.flags.contains(.MAYWRITE) || (!vma.flags.contains(.WRITE) && !vma.flags.isCOWMapping) {
-                tracer.step("sanitize_fault_flags", "write fault on a VMA that may not be written: SIGSEGV")
+                trace(ctx.tracing, "sanitize_fault_flags", "write fault on a VMA that may not be written: SIGSEGV")
                 return .sigsegv
             }
         }
@@ -19,7 +19,7 @@ extension Simulation {
     /// non-present marker → do_swap_page(); present → do_wp_page() for a write
     /// to a read-only PTE, otherwise a spurious fault that only sets young/dirty.
     func handlePTEFault(_ ctx: inout FaultContext, _ vma: VMA) -> VMFault {
-        guard let pte = ctx.mm.pageTable[ctx.vpn] else {
+        guard let pte = ctx.pte else {
             // do_pte_missing()
             return vma.isAnonymous ? doAnonymousPage(&ctx, vma) : doFault(&ctx, vma)
         }
@@ -27,12 +27,12 @@ extension Simulation {
             ctx.handler = "do_swap_page"
             if ctx.underVMALock && model.swapRetryUnderVMALock {
                 // 6.4: any swap/marker entry under the VMA lock → RETRY.
-                tracer.step("do_swap_page", "non-present PTE under the VMA lock: VM_FAULT_RETRY")
+                trace(ctx.tracing, "do_swap_page", "non-present PTE under the VMA lock: VM_FAULT_RETRY")
                 ctx.retryCode = .SWAP_RETRY
                 return .retry
             }
             if pte.guardMarker {
-                tracer.step("handle_pte_marker", "guard-region marker at \(hex(ctx.address)): VM_FAULT_SIGSEGV")
+                trace(ctx.tracing, "handle_pte_marker", "guard-region marker at \(hex(ctx.address)): VM_FAULT_SIGSEGV")
                 return .sigsegv
             }
             return .sigbus
@@ -40,14 +40,13 @@ extension Simulation {
         if ctx.isWrite {
             if !pte.writable { return doWPPage(&ctx, vma, pte) }
             ctx.handler = "handle_pte_fault"
-            ctx.mm.pageTable[ctx.vpn]?.dirty = true
-            ctx.mm.pageTable[ctx.vpn]?.young = true
-            tracer.step("handle_pte_fault", "spurious write fault: PTE already writable, marked dirty+young")
+            ctx.updatePTE(dirty: true)
+            trace(ctx.tracing, "handle_pte_fault", "spurious write fault: PTE already writable, marked dirty+young")
             return []
         }
         ctx.handler = "handle_pte_fault"
-        ctx.mm.pageTable[ctx.vpn]?.young = true
-        tracer.step("handle_pte_fault", "spurious fault: PTE already present, marked young")
+        ctx.updatePTE()
+        trace(ctx.tracing, "handle_pte_fault", "spurious fault: PTE already present, marked young")
         return []
     }
 
@@ -57,20 +56,20 @@ extension Simulation {
     func doAnonymousPage(_ ctx: inout FaultContext, _ vma: VMA) -> VMFault {
         ctx.handler = "do_anonymous_page"
         if vma.flags.contains(.SHARED) {
-            tracer.step("do_anonymous_page", "VM_SHARED without vm_ops: SIGBUS")
+            trace(ctx.tracing, "do_anonymous_page", "VM_SHARED without vm_ops: SIGBUS")
             return .sigbus
         }
         if !ctx.isWrite {
-            ctx.mm.pageTable[ctx.vpn] = .mapping(zeroFolio, writable: false, dirty: false)
-            tracer.step("do_anonymous_page", "read fault: special read-only PTE for the zero page, no anon_vma needed")
+            ctx.setPTE(.mapping(zeroFolio, writable: false, dirty: false))
+            trace(ctx.tracing, "do_anonymous_page", "read fault: special read-only PTE for the zero page, no anon_vma needed")
             return []
         }
         let r = vmfAnonPrepare(&ctx, vma)
         if !r.isEmpty { return r }
         let folio = newAnonFolio(vma, ctx.address)
         let w = vma.flags.contains(.WRITE)
-        ctx.mm.pageTable[ctx.vpn] = .mapping(folio, writable: w, dirty: w)
-        tracer.step("do_anonymous_page", "new anonymous folio f\(folio.id) in av\(folio.anonVMA?.id ?? 0), index \(folio.index), PTE RW dirty")
+        ctx.setPTE(.mapping(folio, writable: w, dirty: w))
+        trace(ctx.tracing, "do_anonymous_page", "new anonymous folio f\(folio.id) in av\(folio.anonVMA?.id ?? 0), index \(folio.index), PTE RW dirty")
         return []
     }
 
@@ -104,7 +103,7 @@ extension Simulation {
     @inline(__always)
     func vmfCanCallFault(_ ctx: inout FaultContext, _ ops: VMOps) -> VMFault {
         if ops.mapPages || !ctx.underVMALock { return [] }
-        tracer.step("vmf_can_call_fault", "vm_ops without map_pages under the VMA lock: vma_end_read(), VM_FAULT_RETRY")
+        trace(ctx.tracing, "vmf_can_call_fault", "vm_ops without map_pages under the VMA lock: vma_end_read(), VM_FAULT_RETRY")
         ctx.retryCode = .NO_MAP_PAGES
         return .retry
     }
@@ -138,8 +137,8 @@ extension Simulation {
         guard let page else { return r }
         let folio = newAnonFolio(vma, ctx.address, copiedFrom: page.id)
         let w = vma.flags.contains(.WRITE)
-        ctx.mm.pageTable[ctx.vpn] = .mapping(folio, writable: w, dirty: w)
-        tracer.step("do_cow_fault", "copied \(page.kind.rawValue) page f\(page.id) into anonymous folio f\(folio.id) (av\(folio.anonVMA?.id ?? 0)); the page-cache page is not mapped")
+        ctx.setPTE(.mapping(folio, writable: w, dirty: w))
+        trace(ctx.tracing, "do_cow_fault", "copied \(page.kind.rawValue) page f\(page.id) into anonymous folio f\(folio.id) (av\(folio.anonVMA?.id ?? 0)); the page-cache page is not mapped")
         return []
     }
 
@@ -151,7 +150,7 @@ extension Simulation {
         if !c.isEmpty { return c }
         let (page, r) = doFaultPage(&ctx, vma)
         guard let page else { return r }
-        if ops.pageMkwrite { tracer.step("do_page_mkwrite", "filemap_page_mkwrite() on f\(page.id)") }
+        if ops.pageMkwrite { trace(ctx.tracing, "do_page_mkwrite", "filemap_page_mkwrite() on f\(page.id)") }
         finishFault(&ctx, vma, ops, page, write: true)
         return []
     }
@@ -162,7 +161,7 @@ extension Simulation {
     func finishFault(_ ctx: inout FaultContext, _ vma: VMA, _ ops: VMOps, _ page: Folio, write: Bool) {
         let writable = write ? vma.flags.contains(.WRITE) : VMOps.protWritable(vma, ops)
         page.mapcount += 1
-        ctx.mm.pageTable[ctx.vpn] = .mapping(page, writable: writable, dirty: write)
-        tracer.step("finish_fault", "mapped \(page.kind.rawValue) page f\(page.id) (index \(page.index)) \(writable ? "RW" : "RO")\(write ? " dirty" : ""); mapcount \(page.mapcount)")
+        ctx.setPTE(.mapping(page, writable: writable, dirty: write))
+        trace(ctx.tracing, "finish_fault", "mapped \(page.kind.rawValue) page f\(page.id) (index \(page.index)) \(writable ? "RW" : "RO")\(write ? " dirty" : ""); mapcount \(page.mapcount)")
     }
 }

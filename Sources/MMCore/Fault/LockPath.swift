@@ -35,7 +35,7 @@ extension Simulation {
         if accessError(ctx, vma) {
             if model.accessErrorUnderVMALock {
                 // 6.10+: bad_area_access_error() under the VMA lock, counted as success.
-                tracer.step("do_user_addr_fault", "access_error under the VMA lock: SIGSEGV/SEGV_ACCERR, no fallback")
+                trace(ctx.tracing, "do_user_addr_fault", "access_error under the VMA lock: SIGSEGV/SEGV_ACCERR, no fallback")
                 ctx.step("access_error", "sigsegv", "SEGV_ACCERR under the VMA lock")
                 ctx.code = .ACCESS_ERROR_SEGV
                 ctx.stat = .success
@@ -45,7 +45,7 @@ extension Simulation {
                 return true
             }
             // 6.4: vma_end_read() and retry under mmap_lock, where SIGSEGV is raised; no counter.
-            tracer.step("do_user_addr_fault", "access_error: vma_end_read(), fall back to mmap_lock")
+            trace(ctx.tracing, "do_user_addr_fault", "access_error: vma_end_read(), fall back to mmap_lock")
             ctx.step("access_error", "fallback", LockCode.ACCESS_ERROR.reason)
             ctx.code = .ACCESS_ERROR
             ctx.stat = nil
@@ -67,7 +67,7 @@ extension Simulation {
         ctx.stat = .retry
         ctx.step("handle_mm_fault", "retry", why.reason)
         if r.contains(.major) { ctx.flags.insert(.tried) }
-        tracer.step("do_user_addr_fault", "VM_FAULT_RETRY under the VMA lock (\(why.rawValue)): retry under mmap_lock\(r.contains(.major) ? " with FAULT_FLAG_TRIED" : "")")
+        trace(ctx.tracing, "do_user_addr_fault", "VM_FAULT_RETRY under the VMA lock (\(why.rawValue)): retry under mmap_lock\(r.contains(.major) ? " with FAULT_FLAG_TRIED" : "")")
         return false
     }
 
@@ -113,7 +113,7 @@ extension Simulation {
                 continue
             }
             ctx.step("lock_vma_under_rcu", "locked")
-            tracer.step("lock_vma_under_rcu", "\(vma.rangeDescription) read-locked")
+            trace(ctx.tracing, "lock_vma_under_rcu", "\(vma.rangeDescription) read-locked")
             return vma
         }
     }
@@ -121,14 +121,14 @@ extension Simulation {
     private func lookupFail(_ ctx: inout FaultContext, _ code: LockCode, _ note: @autoclosure () -> String) -> VMA? {
         ctx.code = code
         ctx.step("lock_vma_under_rcu", "abort", code.reason)
-        tracer.step("lock_vma_under_rcu", "\(code.rawValue): \(note()) → mmap_lock")
+        trace(ctx.tracing, "lock_vma_under_rcu", "\(code.rawValue): \(note()) → mmap_lock")
         return nil
     }
 
     private func lookupMiss(_ ctx: inout FaultContext, _ vma: VMA) {
         ctx.missed = true
         ctx.step("lock_vma_under_rcu", "miss", "vma_detached")
-        tracer.step("lock_vma_under_rcu", "\(vma.rangeDescription) detached after lookup: VMA_LOCK_MISS, retry the walk")
+        trace(ctx.tracing, "lock_vma_under_rcu", "\(vma.rangeDescription) detached after lookup: VMA_LOCK_MISS, retry the walk")
     }
 
     /// The mmap_lock half of do_user_addr_fault(): lock_mm_and_find_vma(),
@@ -141,7 +141,7 @@ extension Simulation {
                 ctx.outcome = .SIGSEGV
                 ctx.siCode = .SEGV_MAPERR
                 ctx.vma = nil
-                tracer.step("bad_area", "no VMA for \(hex(ctx.address)): SIGSEGV/SEGV_MAPERR")
+                trace(ctx.tracing, "bad_area", "no VMA for \(hex(ctx.address)): SIGSEGV/SEGV_MAPERR")
                 return
             }
             ctx.vma = vma
@@ -149,14 +149,14 @@ extension Simulation {
                 ctx.outcome = .SIGSEGV
                 ctx.siCode = .SEGV_ACCERR
                 ctx.step("access_error", "sigsegv", "SEGV_ACCERR")
-                tracer.step("bad_area_access_error", "mmap_read_unlock(); SIGSEGV/SEGV_ACCERR")
+                trace(ctx.tracing, "bad_area_access_error", "mmap_read_unlock(); SIGSEGV/SEGV_ACCERR")
                 return
             }
             let r = handleMMFault(&ctx, vma)
             if r.contains(.retry) && attempt < 4 {
                 ctx.flags.insert(.tried)
                 ctx.step("handle_mm_fault", "retry", ctx.retryCode?.reason)
-                tracer.step("do_user_addr_fault", "VM_FAULT_RETRY under mmap_lock: lock dropped, retry with FAULT_FLAG_TRIED")
+                trace(ctx.tracing, "do_user_addr_fault", "VM_FAULT_RETRY under mmap_lock: lock dropped, retry with FAULT_FLAG_TRIED")
                 continue
             }
             applyFaultResult(&ctx, r)
@@ -171,7 +171,7 @@ extension Simulation {
         let fn = model.stackExpandUnderWriteLock ? "lock_mm_and_find_vma" : "find_vma"
         if ctx.inject.mmapLockContended {
             ctx.step("mmap_read_trylock", "contended", "waiting for mmap_read_lock")
-            tracer.step("get_mmap_lock_carefully", "mmap_read_trylock() failed: sleeping in mmap_read_lock()")
+            trace(ctx.tracing, "get_mmap_lock_carefully", "mmap_read_trylock() failed: sleeping in mmap_read_lock()")
         }
         guard let vma = ctx.mm.vmas.findVMA(ctx.address) else {
             ctx.step(fn, "fail", "no_vma")
@@ -179,20 +179,20 @@ extension Simulation {
         }
         if vma.start <= ctx.address {
             ctx.step(fn, "locked")
-            tracer.step("lock_mm_and_find_vma", "mmap_read_lock held; \(vma.rangeDescription) covers \(hex(ctx.address))")
+            trace(ctx.tracing, "lock_mm_and_find_vma", "mmap_read_lock held; \(vma.rangeDescription) covers \(hex(ctx.address))")
             return vma
         }
         guard vma.flags.contains(.GROWSDOWN), !ctx.gup else {
             ctx.step(fn, "fail", "no_vma")
-            tracer.step("lock_mm_and_find_vma", "\(hex(ctx.address)) is in a gap below \(vma.rangeDescription) (not VM_GROWSDOWN)")
+            trace(ctx.tracing, "lock_mm_and_find_vma", "\(hex(ctx.address)) is in a gap below \(vma.rangeDescription) (not VM_GROWSDOWN)")
             return nil
         }
         if model.stackExpandUnderWriteLock {
             ctx.step("mmap_write_lock", "locked", "stack_expansion")
-            tracer.step("lock_mm_and_find_vma", "address below VM_GROWSDOWN \(vma.rangeDescription): drop read lock, take mmap_write_lock to expand")
+            trace(ctx.tracing, "lock_mm_and_find_vma", "address below VM_GROWSDOWN \(vma.rangeDescription): drop read lock, take mmap_write_lock to expand")
         } else {
             ctx.step("expand_stack", "read_lock", "stack_expansion")
-            tracer.step("expand_stack", "address below VM_GROWSDOWN \(vma.rangeDescription): expanding under mmap_read_lock")
+            trace(ctx.tracing, "expand_stack", "address below VM_GROWSDOWN \(vma.rangeDescription): expanding under mmap_read_lock")
         }
         guard expandDownwards(&ctx, vma, ctx.address) else {
             ctx.step(fn, "fail", "expand_failed")

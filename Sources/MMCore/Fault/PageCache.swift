@@ -48,16 +48,17 @@ extension Simulation {
             let vpn = baseVPN + i
             let index = pgoff + i - pteOff
             let faulting = vpn == ctx.vpn
-            if ctx.mm.pageTable[vpn] == nil && isCached(ctx, inode, index, faulting: faulting) {
+            if (faulting ? ctx.pte == nil : ctx.mm.pageTable[vpn] == nil) && isCached(ctx, inode, index, faulting: faulting) {
                 let f = pageCacheFolio(inode, index)
                 f.mapcount += 1
-                ctx.mm.pageTable[vpn] = .mapping(f, writable: writable, dirty: false, young: faulting)
+                let e = PTE.mapping(f, writable: writable, dirty: false, young: faulting)
+                if faulting { ctx.setPTE(e) } else { ctx.mm.pageTable[vpn] = e }
                 mapped += 1
                 if faulting { faultingMapped = true }
             }
             i += 1
         }
-        tracer.step("do_fault_around", "window \(hex((baseVPN + fromPTE) << 12))-\(hex((baseVPN + toPTE + 1) << 12)) (file pages \(pgoff + fromPTE - pteOff)-\(pgoff + toPTE - pteOff)): mapped \(mapped) cached page(s) \(writable ? "RW" : "RO")\(faultingMapped ? ", including the faulting one" : "")")
+        trace(ctx.tracing, "do_fault_around", "window \(hex((baseVPN + fromPTE) << 12))-\(hex((baseVPN + toPTE + 1) << 12)) (file pages \(pgoff + fromPTE - pteOff)-\(pgoff + toPTE - pteOff)): mapped \(mapped) cached page(s) \(writable ? "RW" : "RO")\(faultingMapped ? ", including the faulting one" : "")")
         return faultingMapped ? .nopage : []
     }
 
@@ -70,29 +71,29 @@ extension Simulation {
         guard let inode = vma.file?.inode else {
             // special_mapping_fault() / vvar_fault(): the kernel's own page.
             let f = makeFolio(kind: .file, index: index)
-            tracer.step("special_mapping_fault", "\(vma.name ?? "special") page \(index) → f\(f.id)")
+            trace(ctx.tracing, "special_mapping_fault", "\(vma.name ?? "special") page \(index) → f\(f.id)")
             return (f, [])
         }
         if index >= inode.sizePages {
-            tracer.step(inode.isShmem ? "shmem_fault" : "filemap_fault", "index \(index) beyond EOF (\(inode.sizePages) page(s)): VM_FAULT_SIGBUS")
+            trace(ctx.tracing, inode.isShmem ? "shmem_fault" : "filemap_fault", "index \(index) beyond EOF (\(inode.sizePages) page(s)): VM_FAULT_SIGBUS")
             return (nil, .sigbus)
         }
         if inode.isShmem {
             let existed = inode.pageCache[index] != nil
             let f = pageCacheFolio(inode, index)
-            tracer.step("shmem_fault", existed ? "shmem object \(inode.path) page \(index) → f\(f.id)" : "hole at index \(index): new shmem page f\(f.id) (not the zero page)")
+            trace(ctx.tracing, "shmem_fault", existed ? "shmem object \(inode.path) page \(index) → f\(f.id)" : "hole at index \(index): new shmem page f\(f.id) (not the zero page)")
             return (f, [])
         }
         if ctx.cacheMissPending {
             // The read is started and waited for with the lock dropped.
             ctx.cacheMissPending = false
             ctx.retryCode = .IO_RETRY
-            tracer.step("filemap_fault", "index \(index) not in the page cache: I/O with the lock dropped, VM_FAULT_RETRY|VM_FAULT_MAJOR")
+            trace(ctx.tracing, "filemap_fault", "index \(index) not in the page cache: I/O with the lock dropped, VM_FAULT_RETRY|VM_FAULT_MAJOR")
             _ = pageCacheFolio(inode, index)
             return (nil, [.retry, .major])
         }
         let f = pageCacheFolio(inode, index)
-        tracer.step("filemap_fault", "page-cache page \(inode.path)@\(index) → f\(f.id)")
+        trace(ctx.tracing, "filemap_fault", "page-cache page \(inode.path)@\(index) → f\(f.id)")
         return (f, [])
     }
 }

@@ -13,12 +13,12 @@ extension Simulation {
     func expandDownwards(_ ctx: inout FaultContext, _ vma: VMA, _ address: UInt64) -> Bool {
         let newStart = address & ~(Linux.PAGE_SIZE - 1)
         if newStart < layout.mmapMinAddr {
-            tracer.step("expand_downwards", "\(hex(newStart)) below mmap_min_addr \(hex(layout.mmapMinAddr)): EPERM")
+            trace(ctx.tracing, "expand_downwards", "\(hex(newStart)) below mmap_min_addr \(hex(layout.mmapMinAddr)): EPERM")
             return false
         }
         if let prev = ctx.mm.vmas.prev(of: vma), !prev.flags.contains(.GROWSDOWN), prev.flags.isAccessible,
            newStart - prev.end < layout.stackGuardGap {
-            tracer.step("expand_downwards", "prev \(prev.rangeDescription) within stack_guard_gap (\(layout.stackGuardGap >> 12) pages) of \(hex(newStart)): ENOMEM")
+            trace(ctx.tracing, "expand_downwards", "prev \(prev.rangeDescription) within stack_guard_gap (\(layout.stackGuardGap >> 12) pages) of \(hex(newStart)): ENOMEM")
             return false
         }
         if vma.anonVMA == nil {
@@ -29,13 +29,13 @@ extension Simulation {
         let grow = (vma.start - newStart) >> Linux.PAGE_SHIFT
         let size = vma.end - newStart
         guard grow <= vma.pgoff, size <= Self.rlimitStack else {
-            tracer.step("acct_stack_growth", "\(size >> 10) KiB exceeds RLIMIT_STACK (\(Self.rlimitStack >> 10) KiB) or pgoff underflow: ENOMEM")
+            trace(ctx.tracing, "acct_stack_growth", "\(size >> 10) KiB exceeds RLIMIT_STACK (\(Self.rlimitStack >> 10) KiB) or pgoff underflow: ENOMEM")
             return false
         }
         let old = vma.rangeDescription
         vma.start = newStart
         vma.pgoff -= grow
-        tracer.step("expand_downwards", "\(old) grown by \(grow) page(s) to \(vma.rangeDescription) (\(model.stackExpandUnderWriteLock ? "under mmap_write_lock" : "under mmap_read_lock"))")
+        trace(ctx.tracing, "expand_downwards", "\(old) grown by \(grow) page(s) to \(vma.rangeDescription) (\(model.stackExpandUnderWriteLock ? "under mmap_write_lock" : "under mmap_read_lock"))")
         return true
     }
 }

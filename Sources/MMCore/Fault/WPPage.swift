@@ -20,7 +20,7 @@ extension Simulation {
                 f.anonExclusive = true
                 let from = f.anonVMA?.id
                 f.anonVMA = vma.anonVMA
-                tracer.step("wp_can_reuse_anon_folio", "f\(f.id) has no other user: reuse; folio_move_anon_rmap() av\(from ?? 0) → av\(vma.anonVMA?.id ?? 0); SetPageAnonExclusive")
+                trace(ctx.tracing, "wp_can_reuse_anon_folio", "f\(f.id) has no other user: reuse; folio_move_anon_rmap() av\(from ?? 0) → av\(vma.anonVMA?.id ?? 0); SetPageAnonExclusive")
             }
             wpPageReuse(&ctx, f)
             return []
@@ -31,10 +31,8 @@ extension Simulation {
     /// Models wp_page_reuse() (mm/memory.c): the same page, PTE made
     /// writable+dirty+young.
     private func wpPageReuse(_ ctx: inout FaultContext, _ f: Folio) {
-        ctx.mm.pageTable[ctx.vpn]?.writable = true
-        ctx.mm.pageTable[ctx.vpn]?.dirty = true
-        ctx.mm.pageTable[ctx.vpn]?.young = true
-        tracer.step("wp_page_reuse", "f\(f.id) reused in place: PTE RW dirty")
+        ctx.updatePTE(writable: true, dirty: true)
+        trace(ctx.tracing, "wp_page_reuse", "f\(f.id) reused in place: PTE RW dirty")
     }
 
     /// Models wp_page_shared() (mm/memory.c): ->page_mkwrite when present
@@ -44,12 +42,10 @@ extension Simulation {
         if ops.pageMkwrite {
             let c = vmfCanCallFault(&ctx, ops)
             if !c.isEmpty { return c }
-            tracer.step("do_page_mkwrite", "filemap_page_mkwrite() on f\(page?.id ?? 0)")
+            trace(ctx.tracing, "do_page_mkwrite", "filemap_page_mkwrite() on f\(page?.id ?? 0)")
         }
-        ctx.mm.pageTable[ctx.vpn]?.writable = true
-        ctx.mm.pageTable[ctx.vpn]?.dirty = true
-        ctx.mm.pageTable[ctx.vpn]?.young = true
-        tracer.step("wp_page_shared", "shared mapping: same page made writable+dirty (write notification done)")
+        ctx.updatePTE(writable: true, dirty: true)
+        trace(ctx.tracing, "wp_page_shared", "shared mapping: same page made writable+dirty (write notification done)")
         return []
     }
 
@@ -61,9 +57,9 @@ extension Simulation {
         if !r.isEmpty { return r }
         let folio = newAnonFolio(vma, ctx.address, copiedFrom: old?.id)
         let w = vma.flags.contains(.WRITE)
-        ctx.mm.pageTable[ctx.vpn] = .mapping(folio, writable: w, dirty: w)
+        ctx.setPTE(.mapping(folio, writable: w, dirty: w))
         if let old { folioRemoveRmap(old) }
-        tracer.step("wp_page_copy", old.map { "copied \($0.kind.rawValue) page f\($0.id) (mapcount now \($0.mapcount)) into f\(folio.id) in av\(folio.anonVMA?.id ?? 0)" }
+        trace(ctx.tracing, "wp_page_copy", old.map { "copied \($0.kind.rawValue) page f\($0.id) (mapcount now \($0.mapcount)) into f\(folio.id) in av\(folio.anonVMA?.id ?? 0)" }
                     ?? "zero page replaced by zeroed anonymous folio f\(folio.id) in av\(folio.anonVMA?.id ?? 0)")
         return []
     }

@@ -10,21 +10,26 @@ extension Simulation {
     /// additionally counted as `miss`. M1/M2 access-error fallbacks, M0 and
     /// kernel-mode faults count no VMA-lock event.
     func recordFaultStats(_ d: LockDecision, handler: String?, outcome: FaultResult.Outcome, missed: Bool) {
-        stats.faults.total += 1
-        if missed { stats.faults.vmaLockMiss += 1 }
+        Self.count(&stats.faults, d, handler, outcome, missed)   // one access to `stats`
+    }
+
+    private static func count(_ f: inout Stats.Faults, _ d: LockDecision, _ handler: String?,
+                              _ outcome: FaultResult.Outcome, _ missed: Bool) {
+        f.total += 1
+        if missed { f.vmaLockMiss += 1 }
         switch d.stat {
-        case .success?: stats.faults.vmaLockSuccess += 1
-        case .abort?: stats.faults.vmaLockAbort += 1
-        case .retry?: stats.faults.vmaLockRetry += 1
-        case .miss?: stats.faults.vmaLockMiss += 1
+        case .success?: f.vmaLockSuccess += 1
+        case .abort?: f.vmaLockAbort += 1
+        case .retry?: f.vmaLockRetry += 1
+        case .miss?: f.vmaLockMiss += 1
         case nil: break
         }
-        if d.path != .vmaLock { stats.faults.mmapLock += 1 }
-        stats.faults.byReason[d.code.rawValue, default: 0] += 1
-        if let handler { stats.faults.byHandler[handler, default: 0] += 1 }
+        if d.path != .vmaLock { f.mmapLock += 1 }
+        f.byReason[d.code.rawValue, default: 0] += 1
+        if let handler { f.byHandler[handler, default: 0] += 1 }
         switch outcome {
-        case .SIGSEGV: stats.faults.sigsegv += 1
-        case .SIGBUS: stats.faults.sigbus += 1
+        case .SIGSEGV: f.sigsegv += 1
+        case .SIGBUS: f.sigbus += 1
         case .handled: break
         }
     }

@@ -146,31 +146,34 @@ extension Simulation {
     func unmappedAreaTopdown(_ mm: MM, len: UInt64, low: UInt64, high: UInt64) -> AreaResult {
         let lowLimit = max(low, layout.mmapMinAddr)
         var highLimit = high
-        let vmas = mm.vmas.all
+        let tree = mm.vmas
         while true {
             guard highLimit > lowLimit, highLimit - lowLimit >= len else { return .failed(.ENOMEM) }
-            // Walk down from the VMA at or above highLimit.
-            var i = Self.firstIndex(vmas, endAbove: highLimit)   // first VMA with end > highLimit
+            // Walk down from the first VMA ending above highLimit.
+            let cur = tree.cursor(firstEndAbove: highLimit)
+            var next = tree.vma(at: cur)
             var top = highLimit
-            if i < vmas.count, vmas[i].start < highLimit { top = vmas[i].start }
-            var found: (gapEnd: UInt64, next: VMA?)?
+            if let n = next, n.start < highLimit { top = n.start }
+            var belowCur = tree.before(cur)
+            var gapEnd: UInt64?
             while top > lowLimit {
-                let below = i > 0 ? vmas[i - 1] : nil
+                let below = belowCur.flatMap { tree.vma(at: $0) }
                 let gapStart = max(below?.end ?? 0, lowLimit)
                 if top > gapStart, top - gapStart >= len {
-                    found = (top, i < vmas.count ? vmas[i] : nil)
+                    gapEnd = top
                     break
                 }
-                guard let b = below else { break }
+                guard let b = below, let bc = belowCur else { break }
                 top = min(b.start, top)
-                i -= 1
+                next = b
+                belowCur = tree.before(bc)
             }
-            guard let (gapEnd, next) = found else { return .failed(.ENOMEM) }
-            if let n = next, n.flags.contains(.GROWSDOWN), n.startGap(layout.stackGuardGap) < gapEnd {
+            guard let end = gapEnd else { return .failed(.ENOMEM) }
+            if let n = next, n.flags.contains(.GROWSDOWN), n.startGap(layout.stackGuardGap) < end {
                 highLimit = n.startGap(layout.stackGuardGap)
                 continue
             }
-            return .addr(gapEnd - len)
+            return .addr(end - len)
         }
     }
 
@@ -179,26 +182,27 @@ extension Simulation {
     /// guard gap below a following VM_GROWSDOWN VMA.
     func unmappedArea(_ mm: MM, len: UInt64, low: UInt64, high: UInt64) -> AreaResult {
         var lowLimit = max(low, layout.mmapMinAddr)
-        let vmas = mm.vmas.all
+        let tree = mm.vmas
         while true {
             guard high > lowLimit, high - lowLimit >= len else { return .failed(.ENOMEM) }
-            var i = Self.firstIndex(vmas, endAbove: lowLimit)
+            var cur = tree.cursor(firstEndAbove: lowLimit)
             var bottom = lowLimit
             var found: (gap: UInt64, next: VMA?)?
             while bottom < high {
-                if i < vmas.count, vmas[i].start <= bottom {
-                    bottom = max(bottom, vmas[i].end)
-                    i += 1
+                let v = tree.vma(at: cur)
+                if let v, v.start <= bottom {
+                    bottom = max(bottom, v.end)
+                    cur = tree.after(cur)
                     continue
                 }
-                let gapEnd = min(i < vmas.count ? vmas[i].start : high, high)
+                let gapEnd = min(v?.start ?? high, high)
                 if gapEnd > bottom, gapEnd - bottom >= len {
-                    found = (bottom, i < vmas.count ? vmas[i] : nil)
+                    found = (bottom, v)
                     break
                 }
-                guard i < vmas.count else { break }
-                bottom = vmas[i].end
-                i += 1
+                guard let v else { break }
+                bottom = v.end
+                cur = tree.after(cur)
             }
             guard let (gap, next) = found else { return .failed(.ENOMEM) }
             if let n = next, n.flags.contains(.GROWSDOWN), n.startGap(layout.stackGuardGap) < gap + len - 1 {
@@ -207,15 +211,5 @@ extension Simulation {
             }
             return .addr(gap)
         }
-    }
-
-    /// Index of the first VMA with `end > addr` in an address-ordered array.
-    static func firstIndex(_ vmas: [VMA], endAbove addr: UInt64) -> Int {
-        var lo = 0, hi = vmas.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if vmas[mid].end <= addr { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 }

@@ -40,6 +40,8 @@ public struct Comparison: Sendable {
         /// The §9.1 code of every fault, in workload order.
         public var codes: [String]
         public var faults: [(address: UInt64, access: Access)]
+        /// Every fault's lock path, handler and anon_vma action, in workload order.
+        public var details: [(path: String?, handler: String?, anonVMA: String, outcome: String)]
     }
 
     public var columns: [Column]
@@ -53,7 +55,8 @@ public struct Comparison: Sendable {
             let results = workload(sim)
             return Column(column: c, stats: sim.statsSnapshot(),
                           codes: results.map { $0.lock?.code.rawValue ?? "no_fault" },
-                          faults: results.map { ($0.address, $0.access) })
+                          faults: results.map { ($0.address, $0.access) },
+                          details: results.map { ($0.lock?.path.rawValue, $0.handler, $0.anonVMA.action.rawValue, $0.outcome.rawValue) })
         })
     }
 

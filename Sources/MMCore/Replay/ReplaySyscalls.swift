@@ -16,7 +16,14 @@ extension Replayer {
         let replayed: Syscall
         switch call {
         case let .open(path, flags):
-            let simPath = path == "<unknown>" ? nextUnknownPath() : path
+            if path == "<unknown>" {
+                // perf shows no file names: open lazily at the first mmap, named after the layout hints.
+                lazyOpens[p.pid, default: [:]][Int(truncatingIfNeeded: ret)] = flags
+                fdMap.removeValue(forKey: Int(truncatingIfNeeded: ret))
+                setFdTable(p.pid, fdMap)
+                return step(line, tracePid, .applied, "open(<unknown>) = \(ret): opened at its first mmap")
+            }
+            let simPath = path
             if sim.inodes[simPath] == nil { _ = try? sim.createFile(path: simPath, size: 0) }
             guard let r = try? sim.syscall(pid: p.pid, .open(path: simPath, flags: flags)), r.errno == nil else {
                 return step(line, tracePid, .skipped, "open failed in the simulation")
@@ -25,6 +32,9 @@ extension Replayer {
             setFdTable(p.pid, fdMap)
             return step(line, tracePid, .applied, r.strace)
         case let .close(fd):
+            if lazyOpens[p.pid]?.removeValue(forKey: fd) != nil {
+                return step(line, tracePid, .applied, "close(\(fd)): never mapped")
+            }
             guard let simFd = fdMap.removeValue(forKey: fd) else {
                 return step(line, tracePid, .skipped, "close(\(fd)): not a file the trace opened")
             }
@@ -36,10 +46,12 @@ extension Replayer {
                 if let f = fdMap[fd] {
                     simFd = f
                 } else {
-                    // A descriptor the trace did not show being opened (memfd, dup, inherited).
-                    let path = nextUnknownPath()
-                    _ = try? sim.createFile(path: path, size: 0)
-                    guard let r = try? sim.syscall(pid: p.pid, .open(path: path, flags: Linux.O_RDWR)) else { return }
+                    // Opened without a name (perf), or a descriptor the trace did not show
+                    // being opened (memfd, dup, inherited): name it from the layout hints.
+                    let openFlags = lazyOpens[p.pid]?.removeValue(forKey: fd) ?? Linux.O_RDWR
+                    let path = hintedPath(tracePid, ret) ?? nextUnknownPath()
+                    if sim.inodes[path] == nil { _ = try? sim.createFile(path: path, size: 0) }
+                    guard let r = try? sim.syscall(pid: p.pid, .open(path: path, flags: openFlags)) else { return }
                     simFd = Int(r.ret)
                     fdMap[fd] = simFd
                     setFdTable(p.pid, fdMap)
@@ -71,6 +83,12 @@ extension Replayer {
         guard let r = try? sim.syscall(pid: p.pid, replayed) else { return }
         step(line, tracePid, .applied, r.strace)
         if faults == .touch, r.errno == nil { touchNew(p, replayed, r) }
+    }
+
+    /// The path the hints (a recorded layout) show at `addr` for this trace process.
+    private func hintedPath(_ tracePid: Int?, _ addr: UInt64) -> String? {
+        guard let hints = pathHints[tracePid ?? -1] else { return nil }
+        return hints.first { $0.start <= addr && addr < $0.end && $0.kind == .file }?.path
     }
 
     private func nextUnknownPath() -> String {

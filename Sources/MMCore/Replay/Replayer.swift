@@ -75,6 +75,11 @@ public final class Replayer {
     private var fds: [Int: [Int: Int]] = [:]
     private var pendingFault: [Int: (line: Int, address: UInt64, simTookMmapLock: Bool, realTookMmapLock: Bool)] = [:]
     var unknownFilesCount = 0
+    /// perf opens without a name: trace fd → open flags, per simulated pid.
+    var lazyOpens: [Int: [Int: UInt64]] = [:]
+    /// Recorded layouts (e.g. /proc/PID/maps at exit) per trace pid, used
+    /// only to name files that the trace opened without a name.
+    public var pathHints: [Int: [MapsEntry]] = [:]
     /// Processes whose brk area the trace has shown (a first brk() reveals start_brk).
     var brkKnown: Set<Int> = []
     private let rootPid: Int?

@@ -21,24 +21,24 @@ extension Simulation {
         }
         if options.skipMergeableForFile && vma.file != nil {
             ctx.step("vmf_anon_prepare", "no_lock_needed", "skip_mergeable_for_file")
-            tracer.step("vmf_anon_prepare", "skip_mergeable_for_file: no neighbour walk, so no mmap_lock needed")
+            trace(ctx.tracing, "vmf_anon_prepare", "skip_mergeable_for_file: no neighbour walk, so no mmap_lock needed")
             ctx.anon = anonVMAPrepare(ctx.p, vma)
             return []
         }
         if ctx.underVMALock {
             guard model.anonPrepareTrylock else {
-                tracer.step("vmf_anon_prepare", "no anon_vma under the VMA lock: vma_end_read(), VM_FAULT_RETRY")
+                trace(ctx.tracing, "vmf_anon_prepare", "no anon_vma under the VMA lock: vma_end_read(), VM_FAULT_RETRY")
                 ctx.retryCode = .NO_ANON_VMA
                 return .retry
             }
             if ctx.inject.mmapLockContended {
                 ctx.step("mmap_read_trylock", "fail", LockCode.ANON_VMA_TRYLOCK_FAILED.reason)
-                tracer.step("vmf_anon_prepare", "mmap_read_trylock() failed: vma_end_read(), VM_FAULT_RETRY")
+                trace(ctx.tracing, "vmf_anon_prepare", "mmap_read_trylock() failed: vma_end_read(), VM_FAULT_RETRY")
                 ctx.retryCode = .ANON_VMA_TRYLOCK_FAILED
                 return .retry
             }
             ctx.step("mmap_read_trylock", "locked", "anon_vma_prepare")
-            tracer.step("vmf_anon_prepare", "mmap_read_trylock() succeeded: __anon_vma_prepare() under both locks")
+            trace(ctx.tracing, "vmf_anon_prepare", "mmap_read_trylock() succeeded: __anon_vma_prepare() under both locks")
             ctx.anon = anonVMAPrepare(ctx.p, vma)
             ctx.trylocked = true
             ctx.step("mmap_read_unlock", "unlocked")

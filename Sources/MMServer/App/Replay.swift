@@ -113,11 +113,33 @@ enum Compare {
             ("stats", .object(comparison.columns.map { ($0.column.label, DTO.stats($0.stats)) })),
             ("table", .array(comparison.rows.map { .object([("row", .string($0.0)), ("values", .array($0.1.map { .string($0) }))]) })),
             ("text", .string(comparison.table())),
+            ("faults", .array(comparisonFaults(comparison))),
             ("differences", .array(comparison.differences().map { d in
                 .object([("index", .num(d.index)), ("address", .addr(d.address)), ("access", .string(d.access.rawValue)),
                          ("codes", .object(zip(comparison.columns, d.codes).map { ($0.column.label, .string($1)) }))])
             })),
         ])
+    }
+}
+
+extension Compare {
+    /// Every fault (first 2,000) with each column's path, code, reason, handler and anon_vma action.
+    static func comparisonFaults(_ c: Comparison) -> [JSONValue] {
+        guard let first = c.columns.first else { return [] }
+        return first.codes.indices.prefix(2000).map { i in
+            .object([
+                ("index", .num(i)), ("address", .addr(first.faults[i].address)), ("access", .string(first.faults[i].access.rawValue)),
+                ("results", .object(c.columns.map { col in
+                    guard i < col.codes.count else { return (col.column.label, .null) }
+                    let d = col.details[i]
+                    return (col.column.label, .object([
+                        ("path", .str(d.path)), ("code", .string(col.codes[i])),
+                        ("reason", .str(LockCode(rawValue: col.codes[i])?.reason)), ("handler", .str(d.handler)),
+                        ("anon_vma", .string(d.anonVMA)), ("outcome", .string(d.outcome)),
+                    ]))
+                })),
+            ])
+        }
     }
 }
 

@@ -17,7 +17,9 @@ extension MMSimApp {
         case (.get, "anon_vmas", 1):
             return (json(s.lock.withLock { Inspection.forest(s.sim) }), base + "/anon_vmas")
         case (.get, "log", 1):
-            return (json(s.lock.withLock { .object([("ops", .array(s.log))]) }), base + "/log")
+            return (json(s.lock.withLock {
+                .object([("ops", .array(s.log.enumerated().map { Self.withMembers($1, [("seq", .num($0 + 1))]) }))])
+            }), base + "/log")
         case (.get, "events", 1):
             return (events(req, s), base + "/events")
         case (.post, "files", 1):

@@ -24,6 +24,14 @@ public struct TraceBundle {
         text.prefix(20_000).contains(": exceptions:page_fault") || text.prefix(20_000).contains(": syscalls:sys_")
     }
 
+    /// File names for a perf trace's nameless opens: every recorded layout of each pid.
+    public var pathHints: [Int: [MapsEntry]] {
+        var h: [Int: [MapsEntry]] = [:]
+        for (pid, layouts) in execLayouts { h[pid, default: []] += layouts.flatMap { $0 } }
+        for (pid, text) in exitMaps { h[pid, default: []] += (try? MapsParser.parse(text)) ?? [] }
+        return h
+    }
+
     /// Loads a trace file or capture directory.
     public static func load(_ path: String) throws(LoadError) -> TraceBundle {
         var isDir: ObjCBool = false
@@ -68,6 +76,7 @@ public struct TraceBundle {
         r.recordSteps = false
         r.collectFaults = true
         r.execLayouts = execLayouts
+        r.pathHints = pathHints
         r.replay(events)
         return (sim, r)
     }
@@ -127,6 +136,7 @@ public enum CompareCommand {
             r.recordSteps = false
             r.collectFaults = true
             r.execLayouts = bundle.execLayouts
+            r.pathHints = bundle.pathHints
             let report = r.replay(bundle.events)
             reports[ComparisonColumn(model: sim.model, options: sim.options).label] = report
             return r.faultResults
