@@ -13,6 +13,14 @@ import XCTest
 /// A scenario in `pending` is expected to fail for the reason given; its
 /// failure is reported as a skip. A pending scenario that passes fails the
 /// test, so that the list stays accurate.
+///
+/// Adding a local scenario: write `Fixtures/oracle/local/scenarios/NAME.json`
+/// (format in the oracle's README), record it on the test machine as root with
+/// `python3 run_kernel.py --runs 2 --out Fixtures/oracle/local/expected
+/// Fixtures/oracle/local/scenarios/NAME.json` (run_kernel.py lives in the
+/// shared oracle directory, not in this repository), and keep it only if both
+/// runs agree. `ORACLE_DUMP_DIR=dir swift test --filter OracleConformanceTests`
+/// writes the simulator's side of every scenario as JSON for hand diffing.
 final class OracleConformanceTests: XCTestCase {
     /// Scenario name → why it does not pass yet. The goal is an empty list.
     static let pending: [String: String] = [

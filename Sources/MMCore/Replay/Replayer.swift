@@ -32,6 +32,9 @@ public struct ReplayReport: Sendable {
     public var disagreements: [ReplayDisagreement] = []
     /// Trace pid → simulated pid.
     public var processes: [Int: Int] = [:]
+    /// A census of the VMAs processes had when they exited (the thread's
+    /// "how often is a region mapped and never faulted?").
+    public var census = VMACensus()
     /// The simulated /proc/PID/maps of each trace process just before it exited.
     public var exitMaps: [Int: [MapsEntry]] = [:]
 
@@ -39,6 +42,41 @@ public struct ReplayReport: Sendable {
     public var faultAgreement: Double { realFaults == 0 ? 1 : Double(faultsAgreeing) / Double(realFaults) }
     /// Fraction of observed faults whose mmap_lock use matched (1 when none).
     public var lockAgreement: Double { lockObserved == 0 ? 1 : Double(lockAgreeing) / Double(lockObserved) }
+}
+
+/// VMAs counted at process exit, by kind and by what faulted them.
+public struct VMACensus: Sendable, Equatable {
+    public var vmas = 0
+    public var neverFaulted = 0
+    public var readFaultedOnly = 0
+    public var written = 0
+    /// Private writable anonymous VMAs (the ones eager_anon_vma would prepare).
+    public var anonWritable = 0
+    public var anonWritableNeverFaulted = 0
+    /// Private file VMAs that got an anon_vma (a CoW write happened).
+    public var filePrivateWithAnonVMA = 0
+    public var filePrivate = 0
+    /// VMAs with an anon_vma.
+    public var withAnonVMA = 0
+
+    public init() {}
+
+    mutating func add(_ p: Process) {
+        for v in p.mm.vmas {
+            vmas += 1
+            if !v.faultedRead && !v.faultedWrite { neverFaulted += 1 } else if !v.faultedWrite { readFaultedOnly += 1 } else { written += 1 }
+            if v.anonVMA != nil { withAnonVMA += 1 }
+            let priv = !v.flags.contains(.MAYSHARE)
+            if v.isAnonymous && priv && v.flags.contains(.WRITE) {
+                anonWritable += 1
+                if !v.faultedRead && !v.faultedWrite { anonWritableNeverFaulted += 1 }
+            }
+            if v.file != nil && priv && v.kind == .file {
+                filePrivate += 1
+                if v.anonVMA != nil { filePrivateWithAnonVMA += 1 }
+            }
+        }
+    }
 }
 
 /// How a replay treats faults.
@@ -184,6 +222,7 @@ public final class Replayer {
                           offset: v.file == nil ? 0 : v.pgoff << Linux.PAGE_SHIFT, devMajor: 0, devMinor: 0, inode: 0,
                           path: ProcMaps.name(v, p.mm) ?? "", deleted: false, kind: .anonymous)
             }
+            report.census.add(p)
             let r = try? sim.syscall(pid: p.pid, .exit(status: status))
             step(e.line, e.pid, .applied, r?.strace ?? "exit")
         case let .fault(address, _, write, exec, user):

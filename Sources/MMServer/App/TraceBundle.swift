@@ -143,6 +143,10 @@ public enum CompareCommand {
         }
         print("trace: \(trace) (\(bundle.format), \(bundle.events.count) events)")
         print(comparison.table(), terminator: "")
+        if let r = reports[columns[0].label] {
+            let c = r.census
+            print("VMAs at exit (\(columns[0].label)): \(c.vmas); never faulted \(c.neverFaulted); read-faulted only \(c.readFaultedOnly); written \(c.written); private writable anonymous \(c.anonWritable) (never faulted \(c.anonWritableNeverFaulted)); private file \(c.filePrivate) (with an anon_vma \(c.filePrivateWithAnonVMA))")
+        }
         if let r = reports["6.18"], bundle.format == "perf" {
             print("agreement with the real kernel (6.18): faults reproduced \(r.faultsAgreeing)/\(r.realFaults) = \(String(format: "%.4f", r.faultAgreement)); mmap_lock use matching \(r.lockAgreeing)/\(r.lockObserved) = \(String(format: "%.4f", r.lockAgreement))")
             if showDisagreements {

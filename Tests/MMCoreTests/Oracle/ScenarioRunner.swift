@@ -45,8 +45,9 @@ final class ScenarioRunner {
     let sim: Simulation
     private var windowEnd: UInt64 { Self.windowBase + UInt64(scenario.windowPages) * Self.pageSize }
 
-    /// Process labels in registration order, and their pids.
-    private(set) var order: [String] = []
+    /// Process labels in registration order (the order observations list
+    /// them in), and their pids.
+    private(set) var registrationOrder: [String] = []
     private(set) var pids: [String: Int] = [:]
     /// fd label → fd number, per process label.
     private var fds: [String: [String: Int]] = [:]
@@ -92,7 +93,7 @@ final class ScenarioRunner {
     }
 
     private func register(_ label: String, pid: Int, fds table: [String: Int]) {
-        order.append(label)
+        registrationOrder.append(label)
         pids[label] = pid
         fds[label] = table
     }
@@ -307,15 +308,12 @@ final class ScenarioRunner {
     /// The window of every live process, as run_kernel.py's `observe` reads it.
     func observe(_ label: String) -> Observation {
         var procs: [String: ProcObservation] = [:]
-        for l in order where isAlive(l) {
+        for l in registrationOrder where isAlive(l) {
             guard let pid = pids[l], let p = sim.processes[pid] else { continue }
             procs[l] = ProcObservation(vmas: vmas(p.mm), pages: pages(p.mm))
         }
         return Observation(label: label, procs: procs)
     }
-
-    /// Label order of the processes an observation lists.
-    var registrationOrder: [String] { order }
 
     private func pageOffset(_ a: UInt64) -> Int {
         Int(Int64(bitPattern: a &- Self.windowBase) / Int64(Self.pageSize))
