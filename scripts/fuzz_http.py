@@ -45,7 +45,7 @@ HEADER_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\x20-\x7e\t]*
 # Answers an API request may legitimately get (api.md "Conventions").
 API_STATUSES = {200, 201, 204, 400, 404, 405, 409, 413, 422}
 # Answers a malformed request may get from the HTTP layer.
-RAW_STATUSES = {200, 201, 204, 400, 404, 405, 408, 409, 411, 413, 414, 417, 422, 431, 501, 503, 505}
+RAW_STATUSES = {100, 200, 201, 204, 400, 404, 405, 408, 409, 411, 413, 414, 417, 422, 431, 501, 503, 505}
 
 
 class Failure(Exception):
@@ -414,7 +414,8 @@ def rnd_op(r, pids):
         op = {"op": "file", "path": r.choice(PATHS), "size": r.choice([0, 1, PAGE, 1970000, -1, "big"])}
     else:
         name = r.choice(SYSCALLS + ["openat", "exit_group", "clone", "vfork"] if r.random() < 0.97 else ["execve", "", 7])
-        op = dict(syscall_body(r, name if name in SYSCALLS else "fork"))
+        alias = {"openat": "open", "exit_group": "exit", "clone": "fork", "vfork": "fork"}
+        op = dict(syscall_body(r, alias.get(name, name) if alias.get(name, name) in SYSCALLS else "fork"))
         if isinstance(op, dict):
             op["op"] = name
             op["pid"] = pid
@@ -624,6 +625,8 @@ class Runner:
         self.started = time.monotonic()
         self.stop = False
         self.pool = Pool()
+        self.last = {}          # worker seed -> description of its last request (for crash reports)
+        self.crash_reported = False
 
     def record(self, ok, what, detail=""):
         with self.lock:
@@ -642,6 +645,21 @@ class Runner:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def crashed(self):
+        """If the server died: report it once, with every worker's last request, and stop."""
+        if self.alive():
+            return False
+        with self.lock:
+            first = not self.crash_reported
+            self.crash_reported = True
+            self.stop = True
+        if first:
+            self.failed += 1
+            print("FAIL server: exited with %s; last requests:" % self.proc.returncode, flush=True)
+            for k, v in sorted(self.last.items()):
+                print("  worker %s: %s" % (k, v), flush=True)
+        return True
 
     def out_of_time(self):
         return time.monotonic() - self.started > self.args.time_limit
@@ -675,11 +693,15 @@ class Runner:
                 except Exception as e:  # noqa: BLE001 — reported as a failure below
                     self.record(False, "setup", repr(e))
             what, (method, path, body) = api_case(r, conn, self.pool)
+            self.last[seed] = "%s %s %r" % (method, path, (body or b"")[:2000])
             try:
                 st, headers, resp = conn.request(method, path, body)
-                check_body(st, headers, resp, api=not path.startswith("/v1/compare") or st != 404)
-                if st >= 400 and len(body or b"") <= MAX_BODY and st == 413:
+                check_body(st, headers, resp, api=True)
+                if st == 413 and len(body or b"") <= MAX_BODY:
                     raise Failure("413 for a body under the limit")
+                if what == "create session" and st == 201:
+                    with self.pool.lock:
+                        self.pool.sessions.append(json.loads(resp)["id"])
                 if method == "DELETE" and st == 204:
                     with self.pool.lock:
                         sid = path.split("/")[3]
@@ -692,10 +714,11 @@ class Runner:
                 self.record(False, "%s %s %s" % (what, method, path[:100]), "%s; body %r" % (e, (body or b"")[:200]))
             except (OSError, ValueError) as e:
                 conn.close()
+                if self.crashed():
+                    break
                 self.record(False, "%s %s %s" % (what, method, path[:100]), repr(e))
-            if not self.alive():
-                self.record(False, "server", "process exited with %s after %s %s" % (self.proc.returncode, method, path[:100]))
-                self.stop = True
+            if self.crashed():
+                break
         conn.close()
 
     def raw_worker(self, seed, count):
@@ -706,6 +729,7 @@ class Runner:
             with self.pool.lock:
                 sid = self.pool.sessions[0] if self.pool.sessions else "none"
             what, payload, head, split = raw_case(r, self.port, sid)
+            self.last[seed] = "%s: %r" % (what, payload[:2000])
             try:
                 for st in one_shot(self.port, payload, head=head, split=split):
                     self.count_status("raw", st)
@@ -713,10 +737,11 @@ class Runner:
             except Failure as e:
                 self.record(False, what, "%s; sent %r" % (e, payload[:160]))
             except OSError as e:
+                if self.crashed():
+                    break
                 self.record(False, what, "%r; sent %r" % (e, payload[:160]))
-            if not self.alive():
-                self.record(False, "server", "process exited with %s after %s: %r" % (self.proc.returncode, what, payload[:200]))
-                self.stop = True
+            if self.crashed():
+                break
 
 
 def start_server(binary, public_dir, stderr_file):
@@ -765,7 +790,7 @@ def main():
         f.write("// fuzz\n")
     stderr_path = os.path.join(public_dir, "stderr.log")
     stderr_file = open(stderr_path, "wb")
-    proc, port = start_server(args.bin, public_dir, stderr_file)
+    proc, port = start_server(os.path.abspath(args.bin), public_dir, stderr_file)
     print("fuzz: server pid %d on 127.0.0.1:%d, seed %d, %d requests, time limit %.0f s"
           % (proc.pid, port, args.seed, args.count, args.time_limit), flush=True)
     runner = Runner(args, port, proc)
@@ -796,7 +821,7 @@ def main():
             except (Failure, OSError, ValueError) as e:
                 runner.record(False, "final /healthz", repr(e))
         else:
-            runner.record(False, "server", "not running at the end (exit %s)" % proc.returncode)
+            runner.crashed()
         elapsed = time.monotonic() - runner.started
         total = runner.passed + runner.failed
         if total < args.min_count:
@@ -814,8 +839,10 @@ def main():
         err = f.read().decode("utf-8", "replace")
     for needle in ("internal error", "Fatal error", "fatal error", "Segmentation", "panic"):
         if needle in err:
-            runner.record(False, "server stderr", "contains %r: %s" % (needle, err[-1500:]))
+            runner.record(False, "server stderr", "contains %r" % needle)
             break
+    if runner.failed and err.strip():
+        print("fuzz: server stderr (last 3000 bytes):\n" + err[-3000:])
     shutil.rmtree(public_dir, ignore_errors=True)
     summary = ", ".join("%s: %d" % kv for kv in sorted(runner.statuses.items()))
     print("fuzz: %.1f s; answers %s" % (time.monotonic() - runner.started, summary))

@@ -19,9 +19,9 @@ extension Simulation {
     /// a present PTE that allows the access can only fault through a stale TLB
     /// entry, which the hardware reports as not-present (a spurious fault).
     @inline(__always)
-    func protectionFault(_ ctx: FaultContext, _ vma: VMA) -> Bool {
-        guard let pte = ctx.pte, pte.present, vma.flags.isAccessible else { return false }
-        return !pteAllows(pte, vma, ctx.access)
+    func protectionFault(_ pte: PTE?, _ vma: VMA, _ access: Access) -> Bool {
+        guard let pte, pte.present, vma.flags.isAccessible else { return false }
+        return !pteAllows(pte, vma, access)
     }
 
     /// Models access_error() (arch/x86/mm/fault.c): true when the access is not
@@ -33,20 +33,21 @@ extension Simulation {
     ///   fault of §4.5);
     /// * read/exec on a non-present PTE: error iff the VMA has none of R/W/X
     ///   (an exec fault is otherwise handled like a read).
-    func accessError(_ ctx: FaultContext, _ vma: VMA) -> Bool {
-        if ctx.isWrite {
-            if !vma.flags.contains(.WRITE) {
-                trace(ctx.tracing, "access_error", "write to \(vma.rangeDescription) without VM_WRITE")
+    func accessError(_ pte: PTE?, _ access: Access, _ vma: VMA, tracing: Bool) -> Bool {
+        let flags = vma.flags
+        if access == .write {
+            if !flags.contains(.WRITE) {
+                trace(tracing, "access_error", "write to \(vma.rangeDescription) without VM_WRITE")
                 return true
             }
             return false
         }
-        if protectionFault(ctx, vma) {
-            trace(ctx.tracing, "access_error", "\(ctx.access.rawValue) protection fault on a present PTE (X86_PF_PROT)")
+        if protectionFault(pte, vma, access) {
+            trace(tracing, "access_error", "\(access.rawValue) protection fault on a present PTE (X86_PF_PROT)")
             return true
         }
-        if !vma.flags.isAccessible {
-            trace(ctx.tracing, "access_error", "\(vma.rangeDescription) has none of VM_READ|VM_WRITE|VM_EXEC")
+        if !flags.isAccessible {
+            trace(tracing, "access_error", "\(vma.rangeDescription) has none of VM_READ|VM_WRITE|VM_EXEC")
             return true
         }
         return false

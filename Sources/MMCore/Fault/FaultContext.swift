@@ -28,8 +28,9 @@ struct VMFault: OptionSet {
 /// The state of one fault as it travels through the pipeline (`struct vm_fault`
 /// plus what the simulator reports about it).
 struct FaultContext {
-    let p: Process
-    let mm: MM
+    // Both outlive the fault; no reference counting on the hot path.
+    unowned(unsafe) let p: Process
+    unowned(unsafe) let mm: MM
     let address: UInt64
     /// Virtual page number of `address`.
     let vpn: UInt64

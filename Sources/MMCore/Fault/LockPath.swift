@@ -32,7 +32,7 @@ extension Simulation {
             ctx.stat = .abort
             return false
         }
-        if accessError(ctx, vma) {
+        if accessError(ctx.pte, ctx.access, vma, tracing: ctx.tracing) {
             if model.accessErrorUnderVMALock {
                 // 6.10+: bad_area_access_error() under the VMA lock, counted as success.
                 trace(ctx.tracing, "do_user_addr_fault", "access_error under the VMA lock: SIGSEGV/SEGV_ACCERR, no fallback")
@@ -145,7 +145,7 @@ extension Simulation {
                 return
             }
             ctx.vma = vma
-            if !ctx.gup && accessError(ctx, vma) {
+            if !ctx.gup && accessError(ctx.pte, ctx.access, vma, tracing: ctx.tracing) {
                 ctx.outcome = .SIGSEGV
                 ctx.siCode = .SEGV_ACCERR
                 ctx.step("access_error", "sigsegv", "SEGV_ACCERR")

@@ -19,10 +19,10 @@ extension Simulation {
 
     /// Whether filemap_map_pages() would find `index` uptodate in the cache.
     @inline(__always)
-    private func isCached(_ ctx: FaultContext, _ inode: Inode, _ index: UInt64, faulting: Bool) -> Bool {
+    private func isCached(_ missPending: Bool, _ inode: Inode, _ index: UInt64, faulting: Bool) -> Bool {
         if index >= inode.sizePages { return false }
         if inode.isShmem { return inode.pageCache[index] != nil }
-        return !(faulting && ctx.cacheMissPending)
+        return !(faulting && missPending)
     }
 
     /// Models do_fault_around() (mm/memory.c) with filemap_map_pages()
@@ -48,7 +48,7 @@ extension Simulation {
             let vpn = baseVPN + i
             let index = pgoff + i - pteOff
             let faulting = vpn == ctx.vpn
-            if (faulting ? ctx.pte == nil : ctx.mm.pageTable[vpn] == nil) && isCached(ctx, inode, index, faulting: faulting) {
+            if (faulting ? ctx.pte == nil : ctx.mm.pageTable[vpn] == nil) && isCached(ctx.cacheMissPending, inode, index, faulting: faulting) {
                 let f = pageCacheFolio(inode, index)
                 f.mapcount += 1
                 let e = PTE.mapping(f, writable: writable, dirty: false, young: faulting)

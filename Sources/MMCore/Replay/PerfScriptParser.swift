@@ -301,7 +301,8 @@ public struct PerfScriptParser: Sendable {
             var k = f
             while let (key, v) = Self.nextField(b, &k, end) {
                 switch key.count {
-                case 2 where Scan.has(b, key.lowerBound, end, "mm"): mm = number(b, v)
+                case 2 where Scan.has(b, key.lowerBound, end, "mm"):  // %p: "0xffff..." or hashed hex
+                    mm = Scan.has(b, v.lowerBound, end, "0x") ? number(b, v) : number(b, v, hex: true)
                 case 5 where Scan.has(b, key.lowerBound, end, "write"): write = flag(b, v)
                 case 7 where Scan.has(b, key.lowerBound, end, "success"): success = flag(b, v)
                 default: break
