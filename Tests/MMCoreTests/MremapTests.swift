@@ -137,7 +137,8 @@ final class MremapTests: XCTestCase {
     }
 
     /// MREMAP_DONTUNMAP: the pages move, the source VMA stays mapped (empty)
-    /// and loses VM_ACCOUNT; a whole-VMA move unlinks its chain.
+    /// and keeps VM_ACCOUNT (6.17+ fix; the 6.16 code cleared it); the new
+    /// range is charged in full; a whole-VMA move unlinks the source's chain.
     func testDontunmap() {
         let b = B()
         b.mmap(0, 2)
@@ -147,7 +148,8 @@ final class MremapTests: XCTestCase {
         XCTAssertEqual(b.ranges(), [[0, 2], [30, 32]])
         XCTAssertNil(b.pte(0))
         XCTAssertNotNil(b.pte(30))
-        XCTAssertFalse(b.flags(0).contains("ac"))
+        XCTAssertTrue(b.flags(0).contains("ac"))
+        XCTAssertEqual(b.p.mm.committedPages, 4)
         XCTAssertNil(b.vma(0)!.anonVMA)
         XCTAssertNotNil(b.vma(30)!.anonVMA)
     }

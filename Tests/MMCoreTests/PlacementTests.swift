@@ -136,3 +136,55 @@ final class PlacementTests: XCTestCase {
         XCTAssertEqual(r.errno, .ENOMEM)
     }
 }
+
+final class C1PerfProbe: XCTestCase {
+    func testPerfProbe() throws {
+        guard ProcessInfo.processInfo.environment["C1_PERF"] != nil else { return }
+        let sim = Simulation(model: .v6_18, config: SimulationConfig(tracing: false))
+        let p = sim.createProcess()
+        let base: UInt64 = 0x1000_0000_0000
+        for i in 0..<10_000 {
+            _ = try sim.syscall(pid: p.pid, .mmap(addr: base + UInt64(i) * 8192, length: 4096, prot: 3, flags: 0x32, fd: -1, offset: 0))
+        }
+        func t(_ name: String, _ n: Int, _ body: () -> Void) {
+            let t0 = Date()
+            for _ in 0..<n { body() }
+            print("C1PERF \(name): \(Date().timeIntervalSince(t0) / Double(n) * 1e9) ns")
+        }
+        let far = base + 0x1000_0000
+        t("syscall mmap+munmap fixed", 100_000) {
+            _ = try! sim.syscall(pid: p.pid, .mmap(addr: far, length: 4096, prot: 3, flags: 0x32, fd: -1, offset: 0))
+            _ = try! sim.syscall(pid: p.pid, .munmap(addr: far, length: 4096))
+        }
+        t("direct sysMmap+sysMunmap fixed", 100_000) {
+            sim.effects = Effects()
+            _ = sim.sysMmap(p, addr: far, length: 4096, prot: 3, flags: 0x32, fd: -1, offset: 0)
+            sim.effects = Effects()
+            _ = sim.sysMunmap(p, addr: far, length: 4096)
+        }
+        t("direct hintless", 100_000) {
+            sim.effects = Effects()
+            let r = sim.sysMmap(p, addr: 0, length: 4096, prot: 3, flags: 0x22, fd: -1, offset: 0)
+            sim.effects = Effects()
+            if case let .value(a) = r { _ = sim.sysMunmap(p, addr: a, length: 4096) }
+        }
+        t("strace format x2", 100_000) {
+            _ = StraceFormat.line(.mmap(addr: far, length: 4096, prot: 3, flags: 0x32, fd: -1, offset: 0), .value(far))
+            _ = StraceFormat.line(.munmap(addr: far, length: 4096), .value(0))
+        }
+        let v = base + 0x2000_0000
+        _ = try sim.syscall(pid: p.pid, .mmap(addr: v, length: 3 * 4096, prot: 3, flags: 0x32, fd: -1, offset: 0))
+        t("syscall mprotect split+merge", 100_000) {
+            _ = try! sim.syscall(pid: p.pid, .mprotect(addr: v + 4096, length: 4096, prot: 1))
+            _ = try! sim.syscall(pid: p.pid, .mprotect(addr: v + 4096, length: 4096, prot: 3))
+        }
+        t("direct mprotect split+merge", 100_000) {
+            sim.effects = Effects()
+            _ = sim.sysMprotect(p, addr: v + 4096, length: 4096, prot: 1)
+            sim.effects = Effects()
+            _ = sim.sysMprotect(p, addr: v + 4096, length: 4096, prot: 3)
+        }
+        t("lookup", 1_000_000) { _ = p.mm.vmas.find(containing: base + 4096 * 5000) }
+        t("makeVMA", 100_000) { _ = sim.makeVMA(start: 0, end: 4096, pgoff: 0, flags: [], kind: .anonymous) }
+    }
+}

@@ -183,7 +183,7 @@ final class StraceParserTests: XCTestCase {
                        .syscall(.mmap(addr: 0, length: 1 << 50, prot: 1, flags: 0x22, fd: -1, offset: 0),
                                 result: .error(.known(.ENOMEM), raw: -12)))
         XCTAssertEqual(one("openat(AT_FDCWD, \"/etc/x/y\", O_RDONLY) = -1 ENOTDIR (Not a directory)")?.kind,
-                       .syscall(.open(path: "/etc/x/y", flags: 0), result: .error(.other("ENOTDIR"), raw: -20)))
+                       .syscall(.open(path: "/etc/x/y", flags: 0), result: .error(TraceErrno(name: "ENOTDIR"), raw: -20)))
         XCTAssertEqual(one("munmap(0x1000, 4096) = ? ERESTARTSYS (To be restarted if SA_RESTART is set)")?.kind,
                        .syscall(.munmap(addr: 0x1000, length: 4096), result: .error(.other("ERESTARTSYS"), raw: -512)))
         XCTAssertEqual(one("brk(NULL) = ? <unavailable>")?.kind, .syscall(.brk(addr: 0), result: .unknown))

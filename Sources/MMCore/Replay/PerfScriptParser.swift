@@ -94,18 +94,8 @@ public struct PerfScriptParser: Sendable {
     public static func parse(_ text: String) -> [TraceEvent] {
         var parser = PerfScriptParser()
         var events: [TraceEvent] = []
-        var copy = text
-        copy.withUTF8 { all in
-            events.reserveCapacity(all.count / 100)
-            var start = 0, number = 1
-            while start < all.count {
-                var end = start
-                while end < all.count, all[end] != Ch.nl { end += 1 }
-                parser.parse(line: UnsafeBufferPointer(rebasing: all[start..<end]), number: number, into: &events)
-                start = end + 1
-                number += 1
-            }
-        }
+        events.reserveCapacity(text.utf8.count / 100)
+        Scan.forEachLine(text) { line, number in parser.parse(line: line, number: number, into: &events) }
         parser.finish(into: &events)
         return events
     }
@@ -126,7 +116,7 @@ public struct PerfScriptParser: Sendable {
         Scan.skipSpaces(b, &i, end)
         guard i < end else { return }
         // The event name is the first blank-separated token "sub:name:".
-        var (evStart, evEnd) = Self.eventAfterTime(b, i, end)
+        var (evStart, evEnd) = PerfFields.eventAfterTime(b, i, end)
         while evStart < 0, i < end {
             Scan.skipSpaces(b, &i, end)
             let s = i
@@ -139,7 +129,7 @@ public struct PerfScriptParser: Sendable {
             events.append(ctx.skip(b[0] == 0x23 ? "comment" : "not a perf script tracepoint line"))
             return
         }
-        let (pid, tgid, time) = header(b, evStart)
+        let (pid, tgid, time) = PerfFields.header(b, evStart)
         let ctx = Context(b: b, end: end, number: number, pid: pid, tgid: tgid, time: time)
         var f = evEnd + 1
         Scan.skipSpaces(b, &f, end)
@@ -166,104 +156,6 @@ public struct PerfScriptParser: Sendable {
         }
     }
 
-    // MARK: - Fields
-
-    /// Fast path for perf's default layout: the first ": " ends the time
-    /// stamp and the event name follows. (-1, -1) if the line differs.
-    private static func eventAfterTime(_ b: Bytes, _ from: Int, _ end: Int) -> (Int, Int) {
-        var c = from
-        while c + 1 < end, !(b[c] == Ch.colon && b[c + 1] == Ch.space) { c += 1 }
-        guard c + 1 < end, c > from, Scan.isDigit(b[c - 1]) else { return (-1, -1) }
-        var s = c - 1
-        while s > from, Scan.isDigit(b[s - 1]) || b[s - 1] == Ch.dot { s -= 1 }
-        guard s == from || Scan.isSpace(b[s - 1]) else { return (-1, -1) }
-        var e = c + 1
-        Scan.skipSpaces(b, &e, end)
-        let start = e
-        var colons = 0
-        while e < end, !Scan.isSpace(b[e]) { if b[e] == Ch.colon { colons += 1 }; e += 1 }
-        guard colons >= 2, b[e - 1] == Ch.colon, b[start] != Ch.colon else { return (-1, -1) }
-        return (start, e - 1)
-    }
-
-    /// The next `key=value` field at `k`, advancing past it.
-    @inline(__always)
-    private static func nextField(_ b: Bytes, _ k: inout Int, _ end: Int) -> (Range<Int>, Range<Int>)? {
-        while k < end {
-            Scan.skipSpaces(b, &k, end)
-            let ks = k
-            while k < end, b[k] != Ch.equal, !Scan.isSpace(b[k]) { k += 1 }
-            guard k < end, b[k] == Ch.equal else { continue }
-            let key = ks..<k
-            k += 1
-            let vs = k
-            while k < end, !Scan.isSpace(b[k]) { k += 1 }
-            return (key, vs..<k)
-        }
-        return nil
-    }
-
-    /// pid, tgid and time from the header before the event name, read from
-    /// the right: `comm pid[/tid] [cpu] secs.usecs:`.
-    private func header(_ b: Bytes, _ evStart: Int) -> (Int?, Int?, Double?) {
-        var h = evStart
-        func back() { while h > 0, Scan.isSpace(b[h - 1]) { h -= 1 } }
-        func tokenStart() -> Int { var s = h; while s > 0, !Scan.isSpace(b[s - 1]) { s -= 1 }; return s }
-        back()
-        var time: Double?
-        if h > 0, b[h - 1] == Ch.colon {
-            let s = tokenStart()
-            var k = s
-            time = Scan.parseDecimal(b, &k, h - 1)
-            if time != nil { h = s; back() }
-        }
-        if h > 0, b[h - 1] == Ch.rbracket {
-            let s = tokenStart()
-            if b[s] == Ch.lbracket { h = s; back() }
-        }
-        var s = tokenStart()
-        guard s < h, let first = Scan.parseUInt(b, &s, h) else { return (nil, nil, time) }
-        if s < h, b[s] == Ch.slash {
-            s += 1
-            if let tid = Scan.parseUInt(b, &s, h) { return (Int(tid), Int(first), time) }
-        }
-        return (Int(first), nil, time)
-    }
-
-    /// The value after `key` (e.g. "write=") up to the next blank.
-    private func value(_ b: Bytes, _ f: Int, _ end: Int, _ key: StaticString) -> Range<Int>? {
-        var at = f
-        while let k = Scan.find(b, at, end, key) {
-            if k == f || Scan.isSpace(b[k - 1]) {
-                let s = k + key.utf8CodeUnitCount
-                var e = s
-                while e < end, !Scan.isSpace(b[e]) { e += 1 }
-                return s..<e
-            }
-            at = k + 1
-        }
-        return nil
-    }
-
-    private func number(_ b: Bytes, _ r: Range<Int>?, hex: Bool = false) -> UInt64? {
-        guard let r, !r.isEmpty else { return nil }
-        if hex {
-            var v: UInt64 = 0
-            for i in r { guard let d = Scan.hexDigit(b[i]) else { return nil }; v = v << 4 | d }
-            return r.count <= 16 ? v : nil
-        }
-        var i = r.lowerBound
-        guard let v = Scan.parseInt(b, &i, r.upperBound), i == r.upperBound else { return nil }
-        return UInt64(bitPattern: v)
-    }
-
-    private func flag(_ b: Bytes, _ r: Range<Int>?) -> Bool? {
-        guard let r else { return nil }
-        if Scan.has(b, r.lowerBound, r.upperBound, "true") { return true }
-        if Scan.has(b, r.lowerBound, r.upperBound, "false") { return false }
-        return nil
-    }
-
     private mutating func reason(_ prefix: String, _ b: Bytes, _ name: Range<Int>) -> String {
         let key = Scan.hash(b, name) &+ UInt64(prefix.utf8.count)
         if let r = reasons[key] { return r }
@@ -281,11 +173,11 @@ public struct PerfScriptParser: Sendable {
             // "address=0x7f.. ip=0x7f.. error_code=0x6"; ip may be a symbol.
             var address: UInt64?, ip: UInt64?, code: UInt64?
             var k = f
-            while let (key, v) = Self.nextField(b, &k, end) {
+            while let (key, v) = PerfFields.nextField(b, &k, end) {
                 switch key.count {
-                case 7 where Scan.has(b, key.lowerBound, end, "address"): address = number(b, v)
-                case 2 where Scan.has(b, key.lowerBound, end, "ip"): ip = number(b, v)
-                case 10 where Scan.has(b, key.lowerBound, end, "error_code"): code = number(b, v)
+                case 7 where Scan.has(b, key.lowerBound, end, "address"): address = PerfFields.number(b, v)
+                case 2 where Scan.has(b, key.lowerBound, end, "ip"): ip = PerfFields.number(b, v)
+                case 10 where Scan.has(b, key.lowerBound, end, "error_code"): code = PerfFields.number(b, v)
                 default: break
                 }
             }
@@ -299,12 +191,12 @@ public struct PerfScriptParser: Sendable {
             // kernels print memcg_path= instead of memcg_id=).
             var write: Bool?, success: Bool?, mm: UInt64?
             var k = f
-            while let (key, v) = Self.nextField(b, &k, end) {
+            while let (key, v) = PerfFields.nextField(b, &k, end) {
                 switch key.count {
                 case 2 where Scan.has(b, key.lowerBound, end, "mm"):  // %p: "0xffff..." or hashed hex
-                    mm = Scan.has(b, v.lowerBound, end, "0x") ? number(b, v) : number(b, v, hex: true)
-                case 5 where Scan.has(b, key.lowerBound, end, "write"): write = flag(b, v)
-                case 7 where Scan.has(b, key.lowerBound, end, "success"): success = flag(b, v)
+                    mm = Scan.has(b, v.lowerBound, end, "0x") ? PerfFields.number(b, v) : PerfFields.number(b, v, hex: true)
+                case 5 where Scan.has(b, key.lowerBound, end, "write"): write = PerfFields.flag(b, v)
+                case 7 where Scan.has(b, key.lowerBound, end, "success"): success = PerfFields.flag(b, v)
                 default: break
                 }
             }
@@ -318,12 +210,12 @@ public struct PerfScriptParser: Sendable {
         case .exit(let call):
             exit(call, ctx, f, &events)
         case .newTask:
-            guard let child = number(b, value(b, f, end, "pid=")).map({ Int($0) }),
-                  let flags = number(b, value(b, f, end, "clone_flags="), hex: true)
+            guard let child = PerfFields.number(b, PerfFields.value(b, f, end, "pid=")).map({ Int($0) }),
+                  let flags = PerfFields.number(b, PerfFields.value(b, f, end, "clone_flags="), hex: true)
             else { events.append(ctx.skip("task_newtask without pid or clone_flags")); return }
             events.append(report(child: child, flags: flags, ctx))
         case .schedFork:
-            guard let child = number(b, value(b, f, end, "child_pid=")).map({ Int($0) }) else {
+            guard let child = PerfFields.number(b, PerfFields.value(b, f, end, "child_pid=")).map({ Int($0) }) else {
                 events.append(ctx.skip("sched_process_fork without child_pid")); return
             }
             events.append(report(child: child, flags: pending[ctx.key].flatMap(Self.cloneFlags), ctx))
@@ -338,11 +230,11 @@ public struct PerfScriptParser: Sendable {
             execReported.insert(ctx.key)
             events.append(ctx.event(.execve(path: Scan.string(b, (at + 9)..<pathEnd))))
         case .schedExit:
-            let task = number(b, value(b, f, end, "pid=")).map { Int($0) } ?? ctx.key
+            let task = PerfFields.number(b, PerfFields.value(b, f, end, "pid=")).map { Int($0) } ?? ctx.key
             flush(task, into: &events)
             if exitReported.remove(task) != nil {
                 events.append(ctx.skip("exit already reported by the exit syscall"))
-            } else if flag(b, value(b, f, end, "group_dead=")) == true {
+            } else if PerfFields.flag(b, PerfFields.value(b, f, end, "group_dead=")) == true {
                 events.append(ctx.event(.exit(status: -1)))
             } else {
                 events.append(ctx.event(.threadExit(status: -1)))

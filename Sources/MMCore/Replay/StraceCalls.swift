@@ -271,3 +271,69 @@ enum StraceDecode {
         return .value(UInt64(bitPattern: printed))
     }
 }
+
+/// The parts of a strace line around the call: pid prefix (`[pid N]` or
+/// `N  `), `-t`/`-tt`/`-ttt`/`-r` time stamp, `-i`/`-n` brackets, `-T` suffix.
+struct StraceLineHeader {
+    var pid: Int?
+    var time: Double?
+    var duration: Double?
+    /// Where the call (or signal, `+++` line...) starts.
+    var body = 0
+    /// Where it ends, before a `-T` suffix.
+    var end: Int
+
+    init(_ b: Bytes, _ lineEnd: Int) {
+        end = lineEnd
+        var i = 0
+        if Scan.has(b, 0, end, "[pid") {
+            i = 4
+            Scan.skipSpaces(b, &i, end)
+            if let p = Scan.parseUInt(b, &i, end) { pid = Int(p) }
+            if i < end, b[i] == Ch.rbracket { i += 1 }
+        } else if Scan.isDigit(b[0]) {
+            var j = 0
+            while j < end, Scan.isDigit(b[j]) { j += 1 }
+            if j < end, Scan.isSpace(b[j]) {
+                var k = 0
+                pid = Scan.parseUInt(b, &k, j).map { Int($0) }
+                i = j
+            }
+        }
+        Scan.skipSpaces(b, &i, end)
+        if i < end, Scan.isDigit(b[i]) {
+            var j = i
+            while j < end, Scan.isDigit(b[j]) { j += 1 }
+            if j < end, b[j] == Ch.colon {  // -t / -tt: hh:mm:ss[.ffffff]
+                var k = i, t = 0.0
+                for _ in 0..<2 {
+                    guard let v = Scan.parseDecimal(b, &k, end), k < end, b[k] == Ch.colon else { break }
+                    t = (t + v) * 60
+                    k += 1
+                }
+                if let s = Scan.parseDecimal(b, &k, end) { time = t + s; i = k }
+            } else if j < end, b[j] == Ch.dot, let t = Scan.parseDecimal(b, &i, end) {  // -ttt, -r
+                time = t
+            }
+            Scan.skipSpaces(b, &i, end)
+        }
+        while i < end, b[i] == Ch.lbracket {  // -i "[00007f...]", -n "[  9]"
+            var j = i + 1
+            while j < end, Scan.hexDigit(b[j]) != nil || Scan.isSpace(b[j]) || b[j] == Ch.question { j += 1 }
+            guard j < end, b[j] == Ch.rbracket else { break }
+            i = j + 1
+            Scan.skipSpaces(b, &i, end)
+        }
+        if end - i > 3, b[end - 1] == Ch.gt {  // -T "<0.000012>"
+            var k = end - 2
+            while k > i, Scan.isDigit(b[k]) || b[k] == Ch.dot { k -= 1 }
+            if b[k] == Ch.lt, k > i, Scan.isSpace(b[k - 1]), k + 1 < end - 1 {
+                var p = k + 1
+                duration = Scan.parseDecimal(b, &p, end - 1)
+                end = k - 1
+                while end > i, Scan.isSpace(b[end - 1]) { end -= 1 }
+            }
+        }
+        body = i
+    }
+}

@@ -64,18 +64,8 @@ public struct StraceParser: Sendable {
     public static func parse(_ text: String, defaultPid: Int? = nil) -> [TraceEvent] {
         var parser = StraceParser(defaultPid: defaultPid)
         var events: [TraceEvent] = []
-        var copy = text
-        copy.withUTF8 { all in
-            events.reserveCapacity(all.count / 80)
-            var start = 0, number = 1
-            while start < all.count {
-                var end = start
-                while end < all.count, all[end] != Ch.nl { end += 1 }
-                parser.parse(line: UnsafeBufferPointer(rebasing: all[start..<end]), number: number, into: &events)
-                start = end + 1
-                number += 1
-            }
-        }
+        events.reserveCapacity(text.utf8.count / 80)
+        Scan.forEachLine(text) { line, number in parser.parse(line: line, number: number, into: &events) }
         parser.finish(into: &events)
         return events
     }
@@ -128,62 +118,11 @@ public struct StraceParser: Sendable {
             events.append(ctx.skip("strace message inside a call; the call continues on the next line"))
             return
         }
-        var i = 0
-        var prefixed: Int?
-        if Scan.has(b, 0, end, "[pid") {
-            i = 4
-            Scan.skipSpaces(b, &i, end)
-            if let p = Scan.parseUInt(b, &i, end) { prefixed = Int(p) }
-            if i < end, b[i] == Ch.rbracket { i += 1 }
-        } else if Scan.isDigit(b[0]) {
-            var j = 0
-            while j < end, Scan.isDigit(b[j]) { j += 1 }
-            if j < end, Scan.isSpace(b[j]) {
-                var k = 0
-                prefixed = Scan.parseUInt(b, &k, j).map { Int($0) }
-                i = j
-            }
-        }
+        let h = StraceLineHeader(b, end)
+        let (prefixed, time, duration, i) = (h.pid, h.time, h.duration, h.body)
+        end = h.end
         // strace without -o omits the prefix while it traces one process.
         let pid = prefixed ?? defaultPid ?? (live.count == 1 ? live.first : rootPid)
-        Scan.skipSpaces(b, &i, end)
-        var time: Double?
-        if i < end, Scan.isDigit(b[i]) {
-            var j = i
-            while j < end, Scan.isDigit(b[j]) { j += 1 }
-            if j < end, b[j] == Ch.colon {  // -t / -tt: hh:mm:ss[.ffffff]
-                var k = i, t = 0.0
-                for _ in 0..<2 {
-                    guard let v = Scan.parseDecimal(b, &k, end), k < end, b[k] == Ch.colon else { break }
-                    t = (t + v) * 60
-                    k += 1
-                }
-                if let s = Scan.parseDecimal(b, &k, end) { time = t + s; i = k }
-            } else if j < end, b[j] == Ch.dot, let t = Scan.parseDecimal(b, &i, end) {  // -ttt, -r
-                time = t
-            }
-            Scan.skipSpaces(b, &i, end)
-        }
-        // -i "[00007f...]" and -n "[  9]" prefixes.
-        while i < end, b[i] == Ch.lbracket {
-            var j = i + 1
-            while j < end, Scan.hexDigit(b[j]) != nil || Scan.isSpace(b[j]) { j += 1 }
-            guard j < end, b[j] == Ch.rbracket else { break }
-            i = j + 1
-            Scan.skipSpaces(b, &i, end)
-        }
-        // -T "<0.000012>" suffix.
-        var duration: Double?
-        if end - i > 3, b[end - 1] == Ch.gt {
-            var k = end - 2
-            while k > i, Scan.isDigit(b[k]) || b[k] == Ch.dot { k -= 1 }
-            if b[k] == Ch.lt, k > i, Scan.isSpace(b[k - 1]), k + 1 < end - 1 {
-                var p = k + 1
-                duration = Scan.parseDecimal(b, &p, end - 1)
-                end = k - 1
-                while end > i, Scan.isSpace(b[end - 1]) { end -= 1 }
-            }
-        }
         let ctx = Context(b: b, fullEnd: fullEnd, number: number, pid: pid, time: time, duration: duration)
         if prefixed != nil { noteNewPid(ctx, i, end, &events) } else if pid == nil { seenPids.insert(-1) }
         guard i < end else { events.append(ctx.skip("no call on the line")); return }

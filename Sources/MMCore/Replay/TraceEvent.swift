@@ -46,6 +46,9 @@ public struct TraceEvent: Sendable, Equatable {
         case fork(childPid: Int)
         /// `pid` created a task sharing its address space (CLONE_THREAD, or
         /// CLONE_VM without CLONE_VFORK): map `childPid` to `pid`'s process.
+        /// The strace importer also uses it, with `pid == nil`, when the pid
+        /// of the process whose lines had no pid prefix becomes known (strace
+        /// without -o prints no prefix while it traces a single process).
         case thread(childPid: Int)
         /// A successful execve/execveat: the process gets a fresh address
         /// space. `path` is `"<unknown>"` when the trace does not show it.

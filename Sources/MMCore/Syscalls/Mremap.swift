@@ -342,16 +342,19 @@ extension Simulation {
     }
 
     /// Models dontunmap_complete() (mm/mremap.c): the source VMA stays mapped
-    /// (now empty) but loses VM_LOCKED/VM_LOCKONFAULT and VM_ACCOUNT; if it
-    /// was moved whole, its anon_vma chain is unlinked.
+    /// (now empty) and loses VM_LOCKED/VM_LOCKONFAULT; it keeps VM_ACCOUNT
+    /// (6.17+ "mm/mremap: correctly account old mapping after
+    /// MREMAP_DONTUNMAP remap"; the source stays accountable, the move
+    /// charged the new range) [observed: oracle mremap_dontunmap]. If it was
+    /// moved whole, its anon_vma chain is unlinked.
     func dontunmapComplete(_ p: Process, _ vrm: VMARemap, _ newVMA: VMA) {
         let vma = vrm.vma!
         let start = vrm.addr, end = vrm.addr + vrm.oldLen
         vmaStartWrite(p.mm, vma)
-        vma.flags.subtract([.LOCKED, .LOCKONFAULT, .ACCOUNT])
+        vma.flags.subtract([.LOCKED, .LOCKONFAULT])
         if newVMA !== vma && start == vma.start && end == vma.end {
             unlinkAnonVMAs(vma)
         }
-        tracer.step("dontunmap_complete", "source \(vma.rangeDescription) stays mapped, empty, without VM_ACCOUNT/VM_LOCKED")
+        tracer.step("dontunmap_complete", "source \(vma.rangeDescription) stays mapped and empty; VM_LOCKED cleared, VM_ACCOUNT kept")
     }
 }
