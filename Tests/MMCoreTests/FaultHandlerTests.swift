@@ -463,6 +463,18 @@ final class FaultHandlerTests: XCTestCase {
         XCTAssertEqual(ino.pageCache[30]!.mapcount, 2)
     }
 
+    // do_fault_around() clamps the *start* of the window to the VMA and then
+    // takes 16 pages from there: the window slides instead of shrinking.
+    // Recorded on the 6.18 machine (oracle probe): VMA [100, 132) of a 64-page
+    // file, read page 101 → pages 100…115 present (an intersection with the
+    // aligned window [96, 112) would give 100…111).
+    func testFaultAroundWindowSlidesAtVMAStart() {
+        let w = W()
+        w.map(w.open(w.file("/big", pages: 64)), 100, 32, pgoff: 0, "r--")
+        w.touch(101)
+        XCTAssertEqual((UInt64(100)..<132).filter { w.pte($0) != nil }, Array(100..<116))
+    }
+
     // Special mappings: ->fault without ->map_pages.
     func testVdsoReadMapsKernelPage() {
         let w = W()
