@@ -94,14 +94,19 @@ extension Simulation {
         return parent.anonVMA != nil
     }
 
-    /// copy_page_range() for every VMA that needs it, walking whichever is
-    /// smaller: the copied ranges or the parent's page table.
+    /// Models copy_page_range() (mm/memory.c) for every VMA that needs it,
+    /// walking whichever is smaller: the copied ranges or the parent's page table.
     private func copyPageTables(_ pm: MM, _ cm: MM, _ copies: [(parent: VMA, child: VMA, effect: Int)], copyPages: UInt64) {
         guard !copies.isEmpty else { return }
         if copyPages <= UInt64(pm.pageTable.count) {
             for (pv, _, e) in copies {
                 var wp = 0
-                for vpn in pm.pageTable.vpns(in: pv.start, pv.end) { wp += copyPTE(pm, cm, pv, vpn) }
+                var vpn = pv.start >> Linux.PAGE_SHIFT
+                let end = pv.end >> Linux.PAGE_SHIFT
+                while vpn < end {
+                    if let pte = pm.pageTable[vpn] { wp += copyPTE(pm, cm, pv, vpn, pte) }
+                    vpn += 1
+                }
                 effects.fork[e].pagesWriteProtected = wp
             }
             return
@@ -110,10 +115,10 @@ extension Simulation {
         byStart.reserveCapacity(copies.count)
         for (i, c) in copies.enumerated() { byStart[c.parent.start] = i }
         var wp = [Int](repeating: 0, count: copies.count)
-        for vpn in pm.pageTable.entries.keys {
+        for (vpn, pte) in pm.pageTable.entries {
             guard let pv = pm.vmas.find(containing: vpn << Linux.PAGE_SHIFT), let i = byStart[pv.start],
                   copies[i].parent === pv else { continue }
-            wp[i] += copyPTE(pm, cm, pv, vpn)
+            wp[i] += copyPTE(pm, cm, pv, vpn, pte)
         }
         for (i, c) in copies.enumerated() { effects.fork[c.effect].pagesWriteProtected = wp[i] }
     }
@@ -124,8 +129,8 @@ extension Simulation {
     /// a COW mapping, a writable PTE is write-protected in parent and child; a
     /// page-cache page gains a mapping. The child PTE is old (and clean in a
     /// shared mapping). Returns 1 if the parent PTE was write-protected.
-    private func copyPTE(_ pm: MM, _ cm: MM, _ pv: VMA, _ vpn: UInt64) -> Int {
-        guard var pte = pm.pageTable[vpn] else { return 0 }
+    private func copyPTE(_ pm: MM, _ cm: MM, _ pv: VMA, _ vpn: UInt64, _ parentPTE: PTE) -> Int {
+        var pte = parentPTE
         if !pte.present {
             cm.pageTable[vpn] = pte   // PTE markers (guard regions)
             return 0
@@ -136,8 +141,8 @@ extension Simulation {
             if f.isAnon { f.anonExclusive = false }
         }
         if pv.flags.isCOWMapping && pte.writable {
-            pm.pageTable[vpn]?.writable = false
             pte.writable = false
+            pm.pageTable[vpn] = pte      // ptep_set_wrprotect() in the parent
             wp = 1
         }
         if pv.flags.contains(.SHARED) { pte.dirty = false }
