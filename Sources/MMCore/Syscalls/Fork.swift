@@ -26,11 +26,12 @@ extension Simulation {
         let verbose = tracer.enabled
         var copies: [(parent: VMA, child: VMA, effect: Int)] = []
         var copyPages: UInt64 = 0
-        effects.fork.reserveCapacity(pm.vmas.count)
+        var eff: [ForkVMAEffect] = []
+        eff.reserveCapacity(pm.vmas.count)
         for pv in pm.vmas {
             if model.forkWriteLocksParentVMAs { vmaStartWrite(pm, pv) }
             if pv.flags.contains(.DONTCOPY) {
-                effects.fork.append(ForkVMAEffect(parent: VMASnapshot(pv), copied: false, anonVMA: .skipped,
+                eff.append(ForkVMAEffect(parent: VMASnapshot(pv), copied: false, anonVMA: .skipped,
                                                   childAnonVMA: nil, pageTablesCopied: false, pagesWriteProtected: 0,
                                                   why: "VM_DONTCOPY (MADV_DONTFORK): not copied to the child"))
                 continue
@@ -73,14 +74,15 @@ extension Simulation {
             cm.vmas.insert(cv)
             let needsCopy = !pv.flags.contains(.WIPEONFORK) && vmaNeedsCopy(child: cv, parent: pv)
             if needsCopy {
-                copies.append((pv, cv, effects.fork.count))
+                copies.append((pv, cv, eff.count))
                 copyPages += pv.pages
             }
-            effects.fork.append(ForkVMAEffect(parent: VMASnapshot(pv), copied: true, anonVMA: action,
+            eff.append(ForkVMAEffect(parent: VMASnapshot(pv), copied: true, anonVMA: action,
                                               childAnonVMA: cv.anonVMA?.id, pageTablesCopied: needsCopy,
                                               pagesWriteProtected: 0, why: why))
         }
-        copyPageTables(pm, cm, copies, copyPages: copyPages)
+        copyPageTables(pm, cm, copies, copyPages: copyPages, &eff)
+        effects.fork.append(contentsOf: eff)
         mmapWriteUnlock(cm)
         tracer.step("dup_mmap", "\(cm.vmas.count) of \(pm.vmas.count) VMAs copied; \(copies.count) with page tables")
     }
@@ -96,7 +98,8 @@ extension Simulation {
 
     /// Models copy_page_range() (mm/memory.c) for every VMA that needs it,
     /// walking whichever is smaller: the copied ranges or the parent's page table.
-    private func copyPageTables(_ pm: MM, _ cm: MM, _ copies: [(parent: VMA, child: VMA, effect: Int)], copyPages: UInt64) {
+    private func copyPageTables(_ pm: MM, _ cm: MM, _ copies: [(parent: VMA, child: VMA, effect: Int)], copyPages: UInt64,
+                                _ eff: inout [ForkVMAEffect]) {
         guard !copies.isEmpty else { return }
         if copyPages <= UInt64(pm.pageTable.count) {
             for (pv, _, e) in copies {
@@ -104,10 +107,13 @@ extension Simulation {
                 var vpn = pv.start >> Linux.PAGE_SHIFT
                 let end = pv.end >> Linux.PAGE_SHIFT
                 while vpn < end {
-                    if let pte = pm.pageTable[vpn] { wp += copyPTE(pm, cm, pv, vpn, pte) }
+                    if let pte = pm.pageTable[vpn], copyPTE(cm, pv, vpn, pte) {
+                        pm.pageTable[vpn]?.writable = false      // ptep_set_wrprotect() in the parent
+                        wp += 1
+                    }
                     vpn += 1
                 }
-                effects.fork[e].pagesWriteProtected = wp
+                eff[e].pagesWriteProtected = wp
             }
             return
         }
@@ -115,12 +121,17 @@ extension Simulation {
         byStart.reserveCapacity(copies.count)
         for (i, c) in copies.enumerated() { byStart[c.parent.start] = i }
         var wp = [Int](repeating: 0, count: copies.count)
+        var protect: [UInt64] = []
         for (vpn, pte) in pm.pageTable.entries {
             guard let pv = pm.vmas.find(containing: vpn << Linux.PAGE_SHIFT), let i = byStart[pv.start],
                   copies[i].parent === pv else { continue }
-            wp[i] += copyPTE(pm, cm, pv, vpn, pte)
+            if copyPTE(cm, pv, vpn, pte) {
+                protect.append(vpn)
+                wp[i] += 1
+            }
         }
-        for (i, c) in copies.enumerated() { effects.fork[c.effect].pagesWriteProtected = wp[i] }
+        for vpn in protect { pm.pageTable[vpn]?.writable = false }   // ptep_set_wrprotect()
+        for (i, c) in copies.enumerated() { eff[c.effect].pagesWriteProtected = wp[i] }
     }
 
     /// Models copy_present_pte() / copy_nonpresent_pte() (mm/memory.c) for one
@@ -128,22 +139,21 @@ extension Simulation {
     /// anonymous page is shared (mapcount +1, PageAnonExclusive cleared) and, in
     /// a COW mapping, a writable PTE is write-protected in parent and child; a
     /// page-cache page gains a mapping. The child PTE is old (and clean in a
-    /// shared mapping). Returns 1 if the parent PTE was write-protected.
-    private func copyPTE(_ pm: MM, _ cm: MM, _ pv: VMA, _ vpn: UInt64, _ parentPTE: PTE) -> Int {
+    /// shared mapping). Returns true if the parent PTE must be write-protected.
+    private func copyPTE(_ cm: MM, _ pv: VMA, _ vpn: UInt64, _ parentPTE: PTE) -> Bool {
         var pte = parentPTE
         if !pte.present {
             cm.pageTable[vpn] = pte   // PTE markers (guard regions)
-            return 0
+            return false
         }
-        var wp = 0
+        var wp = false
         if let f = pte.folio, !f.isZero {
             f.mapcount += 1
             if f.isAnon { f.anonExclusive = false }
         }
         if pv.flags.isCOWMapping && pte.writable {
             pte.writable = false
-            pm.pageTable[vpn] = pte      // ptep_set_wrprotect() in the parent
-            wp = 1
+            wp = true
         }
         if pv.flags.contains(.SHARED) { pte.dirty = false }
         pte.young = false

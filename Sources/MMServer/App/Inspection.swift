@@ -3,58 +3,36 @@ import MMCore
 /// Read-only views of a session for the API: pages, the anon_vma forest,
 /// files.
 enum Inspection {
-    /// GET …/pages: every page of [start, end) with a page-table entry.
+    /// GET …/pages: every page of [start, end) with a page-table entry (Simulation.pages).
     static func pages(_ sim: Simulation, pid: Int, start: UInt64, end: UInt64) -> JSONValue {
-        guard let p = sim.processes[pid] else { return .object([("pages", .array([]))]) }
-        let pt = p.mm.pageTable
-        var out: [JSONValue] = []
-        for vpn in pt.vpns(in: start & ~(Linux.PAGE_SIZE - 1), end) {
-            guard let pte = pt[vpn] else { continue }
-            let folio: JSONValue
-            if let f = pte.folio {
-                var object: JSONValue = .null
-                if case let .shmem(obj)? = f.inode?.kind { object = .num(obj) }
-                folio = .object([
-                    ("id", .string("f\(f.id)")), ("kind", .string(f.kind.rawValue)), ("anon", .bool(f.kind == .anon)),
-                    ("zero_page", .bool(f.kind == .zero)),
-                    ("file", f.kind == .file ? .str(f.inode?.path) : .null), ("object", object),
-                    ("index", f.kind == .file || f.kind == .shmem ? .num(f.index) : .null),
-                    ("mapcount", .num(f.mapcount)), ("anon_exclusive", .bool(f.anonExclusive)),
-                    ("anon_vma", DTO.av(f.anonVMA?.id)),
+        let pages = (try? sim.pages(pid: pid, start: start, end: end)) ?? []
+        return .object([("pages", .array(pages.map { pg in
+            let folio: JSONValue = pg.folio.map { f in
+                .object([
+                    ("id", .string("f\(f.id)")), ("kind", .string(f.kind.rawValue)), ("anon", .bool(f.anon)),
+                    ("zero_page", .bool(f.zeroPage)), ("file", .str(f.file)), ("object", .num(f.object)),
+                    ("index", f.index.map { .num($0) } ?? .null), ("mapcount", .num(f.mapcount)),
+                    ("anon_exclusive", .bool(f.anonExclusive)), ("anon_vma", DTO.av(f.anonVMA)),
                 ])
-            } else {
-                folio = .null
-            }
-            out.append(.object([
-                ("address", .addr(vpn << Linux.PAGE_SHIFT)),
-                ("pte", .object([("present", .bool(pte.present)), ("writable", .bool(pte.writable)),
-                                 ("dirty", .bool(pte.dirty)), ("guard", .bool(pte.guardMarker))])),
+            } ?? .null
+            return .object([
+                ("address", .addr(pg.address)),
+                ("pte", .object([("present", .bool(pg.present)), ("writable", .bool(pg.writable)),
+                                 ("dirty", .bool(pg.dirty)), ("guard", .bool(pg.guardMarker))])),
                 ("folio", folio),
-            ]))
-        }
-        return .object([("pages", .array(out))])
+            ])
+        }))])
     }
 
-    /// GET …/anon_vmas: the anon_vma forest, by id.
+    /// GET …/anon_vmas: the anon_vma forest, by id (Simulation.anonVMAForest).
     static func forest(_ sim: Simulation) -> JSONValue {
-        var folioCount: [Int: Int] = [:]
-        for p in sim.processes.values where p.state == .running {
-            for vpn in p.mm.pageTable.entries.keys {
-                if let f = p.mm.pageTable[vpn]?.folio, f.kind == .anon, let av = f.anonVMA {
-                    folioCount[av.id, default: 0] += 1
-                }
-            }
-        }
-        let list = sim.anonVMAs.keys.sorted().compactMap { sim.anonVMAs[$0] }
-        return .object([("anon_vmas", .array(list.map { av in
-            let chains = av.avcs.values.sorted { $0.id < $1.id }.map { avc in
-                JSONValue.object([("pid", .num(avc.pid)), ("vma", .string(avc.vma.rangeDescription))])
-            }
-            return .object([
-                ("id", .string("av\(av.id)")), ("root", .string("av\(av.root.id)")), ("parent", .string("av\(av.parent.id)")),
+        .object([("anon_vmas", .array(sim.anonVMAForest().map { av in
+            .object([
+                ("id", .string("av\(av.id)")), ("root", .string("av\(av.root)")), ("parent", .string("av\(av.parent)")),
                 ("refcount", .num(av.refcount)), ("num_children", .num(av.numChildren)),
-                ("num_active_vmas", .num(av.numActiveVMAs)), ("chains", .array(chains)),
-                ("folios", .num(folioCount[av.id] ?? 0)),
+                ("num_active_vmas", .num(av.numActiveVMAs)),
+                ("chains", .array(av.chains.map { .object([("pid", .num($0.pid)), ("vma", .string($0.vma))]) })),
+                ("folios", .num(av.folios)),
             ])
         }))])
     }
