@@ -10,7 +10,10 @@ let package = Package(
     ],
     targets: [
         // The simulation: pure Swift, deterministic, no I/O.
-        .target(name: "MMCore"),
+        .target(name: "MMCore",
+                // Release only: no dynamic exclusivity checks on the hot paths
+                // (swift_beginAccess on every class-property access).
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // HTTP/1.1 over POSIX sockets, router, DTOs, config.
         .target(name: "MMServer", dependencies: ["MMCore"]),
         .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMCore"]),

@@ -372,7 +372,7 @@ def syscall_body(r, name):
              "flags": rnd_flags(r, MREMAP), "new_address": rnd_addr(r)}
     elif name == "brk":
         b = {"brk": r.choice([None, 0, "0x555555559000", "0x55555555a000", "0x555555600000", "0x1000", hex(2 ** 47),
-                              0x555555560000, "0x555555559001"])}
+                              0x555555560000, "0x555555559001", -1, hex(2 ** 64 - PAGE), hex(2 ** 64 - PAGE + 1)])}
     elif name == "exit":
         b = {"status": r.choice([0, 1, 255, -1, 2 ** 40])} if r.random() < 0.8 else {}
     else:
@@ -551,7 +551,7 @@ def api_case(r, conn, pool):
         sids = list(pool.sessions)
     sid = r.choice(sids) if sids and r.random() < 0.85 else r.choice(
         ["00000000-0000-4000-8000-000000000000", "nope", "", "%2e%2e", "a" * 200, "%00", sids[0].upper() if sids else "x"])
-    pid = r.choice([1, 1, 1, 2, 3, 4]) if r.random() < 0.9 else r.choice(["0", "-1", "abc", "1.5", "99999999999999999999", "%31"])
+    pid = r.choice([1, 1, 1, 2, 2, 3]) if r.random() < 0.9 else r.choice(["0", "-1", "abc", "1.5", "99999999999999999999", "%31"])
     sp = "/v1/sessions/%s" % sid
     pp = "%s/processes/%s" % (sp, pid)
     c = r.random()
@@ -700,8 +700,13 @@ class Runner:
                 if st == 413 and len(body or b"") <= MAX_BODY:
                     raise Failure("413 for a body under the limit")
                 if what == "create session" and st == 201:
+                    sid = json.loads(resp)["id"]
                     with self.pool.lock:
-                        self.pool.sessions.append(json.loads(resp)["id"])
+                        self.pool.sessions.append(sid)
+                    st2, h2, b2 = conn.request("POST", "/v1/sessions/%s/processes" % sid, b"{}")
+                    check_body(st2, h2, b2, api=True)
+                    self.count_status("api", st2)
+                    self.record(True, "process for a new session")
                 if method == "DELETE" and st == 204:
                     with self.pool.lock:
                         sid = path.split("/")[3]
@@ -711,6 +716,8 @@ class Runner:
                 self.record(True, what)
             except Failure as e:
                 conn.close()
+                if self.crashed():
+                    break
                 self.record(False, "%s %s %s" % (what, method, path[:100]), "%s; body %r" % (e, (body or b"")[:200]))
             except (OSError, ValueError) as e:
                 conn.close()
@@ -735,6 +742,8 @@ class Runner:
                     self.count_status("raw", st)
                 self.record(True, what)
             except Failure as e:
+                if self.crashed():
+                    break
                 self.record(False, what, "%s; sent %r" % (e, payload[:160]))
             except OSError as e:
                 if self.crashed():
@@ -776,7 +785,7 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("MMSIM_BIN", ".build/debug/mmsim"))
     ap.add_argument("--count", type=int, default=12000, help="requests to send (at least 10000 for a pass)")
     ap.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", "20240229")))
-    ap.add_argument("--time-limit", type=float, default=75.0, help="seconds for the whole run")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="seconds for the whole run")
     ap.add_argument("--show", type=int, default=25, help="failures to print")
     ap.add_argument("--min-count", type=int, default=10000)
     args = ap.parse_args()
@@ -807,7 +816,7 @@ def main():
         for t in threads:
             t.start()
         for t in threads:
-            t.join(args.time_limit + 2 * IO_TIMEOUT)
+            t.join(max(1.0, args.time_limit + IO_TIMEOUT + 2 - (time.monotonic() - runner.started)))
             if t.is_alive():
                 runner.stop = True
                 runner.record(False, "runner", "a worker did not finish in time (server hang?)")
@@ -842,7 +851,11 @@ def main():
             runner.record(False, "server stderr", "contains %r" % needle)
             break
     if runner.failed and err.strip():
-        print("fuzz: server stderr (last 3000 bytes):\n" + err[-3000:])
+        lines = err.splitlines()
+        why = [l.strip() for l in lines if "Fatal error" in l or "runtime failure" in l or "internal error" in l][:3]
+        crashed = next((i for i, l in enumerate(lines) if "crashed:" in l), 0)
+        frames = [l.strip() for l in lines[crashed:] if " in mmsim at /" in l and ".swift:" in l][:6]
+        print("fuzz: server stderr: " + ("\n  ".join([""] + why + frames) if why or frames else err[-1500:]))
     shutil.rmtree(public_dir, ignore_errors=True)
     summary = ", ".join("%s: %d" % kv for kv in sorted(runner.statuses.items()))
     print("fuzz: %.1f s; answers %s" % (time.monotonic() - runner.started, summary))

@@ -1,111 +1,6 @@
 import XCTest
 @testable import MMCore
 
-/// A session with one process and helpers that build VMAs exactly as mmap
-/// would leave them (flags, pgoff, struct file), so the fault path can be
-/// tested independently of the mmap implementation.
-final class FaultWorld {
-    /// The oracle's window base; addresses are `W + page * 4096`.
-    static let W: UInt64 = 0x1000_0000_0000
-    let sim: Simulation
-    let p: MMCore.Process
-
-    init(_ model: KernelModel = .v6_18, options: ModelOptions = ModelOptions(), tracing: Bool = true) {
-        sim = Simulation(model: model, options: options, config: SimulationConfig(tracing: tracing))
-        p = sim.createProcess(comm: "test")
-    }
-
-    static func at(_ page: UInt64) -> UInt64 { W + page << 12 }
-
-    static func flags(_ prot: String) -> VMFlags {
-        var f: VMFlags = [.MAYREAD, .MAYWRITE, .MAYEXEC]
-        let c = Array(prot)
-        if c[0] == "r" { f.insert(.READ) }
-        if c[1] == "w" { f.insert(.WRITE) }
-        if c[2] == "x" { f.insert(.EXEC) }
-        return f
-    }
-
-    /// MAP_PRIVATE|MAP_ANONYMOUS at page `page` (pgoff = addr >> 12, VM_ACCOUNT when writable).
-    @discardableResult
-    func anon(_ page: UInt64, _ pages: UInt64, _ prot: String = "rw-", extra: VMFlags = [],
-              name: String? = nil, in proc: MMCore.Process? = nil) -> VMA {
-        var f = Self.flags(prot).union(extra)
-        if f.contains(.WRITE) && !f.contains(.NORESERVE) { f.insert(.ACCOUNT) }
-        let s = Self.at(page)
-        let v = sim.makeVMA(start: s, end: s + pages << 12, pgoff: s >> 12, flags: f, kind: .anonymous, name: name)
-        (proc ?? p).mm.vmas.insert(v)
-        return v
-    }
-
-    /// A session file of `pages` pages (or `bytes`).
-    func file(_ path: String, pages: UInt64 = 0, bytes: UInt64? = nil) -> Inode {
-        try! sim.createFile(path: path, size: bytes ?? pages << 12)
-    }
-
-    /// open(path, flags): a new struct file.
-    func open(_ inode: Inode, _ flags: UInt64 = Linux.O_RDONLY, in proc: MMCore.Process? = nil) -> OpenFile {
-        let f = sim.makeOpenFile(inode, flags: flags)
-        _ = (proc ?? p).fds.install(f)
-        return f
-    }
-
-    /// MAP_PRIVATE (or MAP_SHARED) file mapping at page `page`, file page `pgoff`.
-    @discardableResult
-    func map(_ file: OpenFile, _ page: UInt64, _ pages: UInt64, pgoff: UInt64, _ prot: String,
-             shared: Bool = false, in proc: MMCore.Process? = nil) -> VMA {
-        var f = Self.flags(prot)
-        if shared {
-            f.insert(.MAYSHARE)
-            if file.writable { f.insert(.SHARED) } else { f.remove(.MAYWRITE) }
-        } else if f.contains(.WRITE) {
-            f.insert(.ACCOUNT)
-        }
-        let s = Self.at(page)
-        let v = sim.makeVMA(start: s, end: s + pages << 12, pgoff: pgoff, flags: f, kind: .file, file: file)
-        (proc ?? p).mm.vmas.insert(v)
-        return v
-    }
-
-    /// MAP_SHARED|MAP_ANONYMOUS (shmem_zero_setup()).
-    @discardableResult
-    func shmem(_ page: UInt64, _ pages: UInt64, _ prot: String = "rw-") -> VMA {
-        let file = sim.makeShmemFile(size: pages << 12)
-        var f = Self.flags(prot).union([.MAYSHARE, .SHARED])
-        f.remove(.ACCOUNT)
-        let s = Self.at(page)
-        let v = sim.makeVMA(start: s, end: s + pages << 12, pgoff: 0, flags: f, kind: .file, file: file)
-        p.mm.vmas.insert(v)
-        return v
-    }
-
-    /// A special mapping such as `[vdso]` (r-x, vm_ops without map_pages).
-    @discardableResult
-    func special(_ name: String, _ page: UInt64, _ pages: UInt64) -> VMA {
-        let s = Self.at(page)
-        let v = sim.makeVMA(start: s, end: s + pages << 12, pgoff: 0,
-                            flags: [.READ, .EXEC, .MAYREAD, .MAYEXEC, .DONTEXPAND], kind: .special(name: name), name: name)
-        p.mm.vmas.insert(v)
-        return v
-    }
-
-    @discardableResult
-    func touch(_ page: UInt64, _ access: Access = .read, inject: FaultInjection = .none,
-               mode: FaultMode = .user, in proc: MMCore.Process? = nil) -> FaultResult {
-        try! sim.fault(pid: (proc ?? p).pid, address: Self.at(page), access: access, mode: mode, inject: inject)
-    }
-
-    func pte(_ page: UInt64, in proc: MMCore.Process? = nil) -> PTE? { (proc ?? p).mm.pageTable[Self.at(page) >> 12] }
-    func folio(_ page: UInt64, in proc: MMCore.Process? = nil) -> Folio? { pte(page, in: proc)?.folio }
-
-    func fork(_ proc: MMCore.Process? = nil) -> MMCore.Process {
-        let r = try! sim.syscall(pid: (proc ?? p).pid, .fork)
-        return sim.processes[Int(r.ret)]!
-    }
-
-    func exit(_ proc: MMCore.Process) { _ = try! sim.syscall(pid: proc.pid, .exit(status: 0)) }
-}
-
 /// §9.2: the handler and the page/anon_vma state each fault leaves, one test
 /// per row (model-independent once the lock question is settled, so most
 /// rows are checked under every model).
@@ -353,6 +248,22 @@ final class FaultHandlerTests: XCTestCase {
         XCTAssertEqual(info.count, 2)
         XCTAssertNotNil(info[0].folio?.object)
         XCTAssertNil(info[0].folio?.file)
+    }
+
+    // shmem fault-around maps the pages the object already has and allocates
+    // the faulting one. Recorded on the 6.18 machine (oracle probe): 8-page
+    // MAP_SHARED|MAP_ANONYMOUS, write pages 2 and 5, MADV_DONTNEED all, read
+    // page 0 → pages 0, 2, 5 present (shm1@0, @2, @5).
+    func testShmemFaultAroundMapsExistingPages() {
+        let w = W()
+        w.shmem(16, 8)
+        w.touch(18, .write)
+        w.touch(21, .write)
+        w.sim.zapRange(w.p.mm, W.at(16), W.at(24), dropGuards: false)   // MADV_DONTNEED
+        XCTAssertNil(w.pte(18))
+        w.touch(16)
+        XCTAssertEqual((UInt64(16)..<24).filter { w.pte($0) != nil }, [16, 18, 21])
+        XCTAssertEqual(w.folio(18)?.index, 2)
     }
 
     // Row 21 — write to a VMA without VM_WRITE → SIGSEGV/SEGV_ACCERR (E-18).

@@ -1,6 +1,126 @@
 import XCTest
 @testable import MMCore
 
+/// One process driven through the syscall interface, with the shorthand the
+/// VMA tests use: pages are offsets from the oracle window `W`, prot is
+/// "rw-" style, results are raw return values.
+final class SyscallBed {
+    static let W: UInt64 = 0x1000_0000_0000
+    static let anon = Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS
+    static let fixedAnon = Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED
+    let sim: Simulation
+    let p: MMCore.Process
+
+    init(_ model: KernelModel = .v6_18, layout: LayoutConfig = LayoutConfig()) {
+        sim = Simulation(model: model, config: SimulationConfig(layout: layout))
+        p = sim.createProcess(comm: "bed")
+    }
+
+    static func at(_ page: UInt64) -> UInt64 { W + page << 12 }
+    static func page(_ addr: UInt64) -> UInt64 { (addr - W) >> 12 }
+
+    static func prot(_ s: String) -> UInt64 {
+        let c = Array(s)
+        var p: UInt64 = 0
+        if c[0] == "r" { p |= Linux.PROT_READ }
+        if c[1] == "w" { p |= Linux.PROT_WRITE }
+        if c[2] == "x" { p |= Linux.PROT_EXEC }
+        return p
+    }
+
+    @discardableResult
+    func call(_ c: Syscall, in proc: MMCore.Process? = nil) -> SyscallResult {
+        try! sim.syscall(pid: (proc ?? p).pid, c)
+    }
+
+    /// mmap at window page `page` (MAP_FIXED unless `flags` says otherwise).
+    @discardableResult
+    func mmap(_ page: UInt64, _ pages: UInt64, _ prot: String = "rw-", flags: UInt64 = SyscallBed.fixedAnon,
+              fd: Int = -1, offset: UInt64 = 0, in proc: MMCore.Process? = nil) -> SyscallResult {
+        call(.mmap(addr: Self.at(page), length: pages << 12, prot: Self.prot(prot), flags: flags, fd: fd,
+                   offset: offset), in: proc)
+    }
+
+    @discardableResult
+    func munmap(_ page: UInt64, _ pages: UInt64) -> SyscallResult {
+        call(.munmap(addr: Self.at(page), length: pages << 12))
+    }
+
+    @discardableResult
+    func mprotect(_ page: UInt64, _ pages: UInt64, _ prot: String, in proc: MMCore.Process? = nil) -> SyscallResult {
+        call(.mprotect(addr: Self.at(page), length: pages << 12, prot: Self.prot(prot)), in: proc)
+    }
+
+    @discardableResult
+    func madvise(_ page: UInt64, _ pages: UInt64, _ advice: UInt64, in proc: MMCore.Process? = nil) -> SyscallResult {
+        call(.madvise(addr: Self.at(page), length: pages << 12, advice: advice), in: proc)
+    }
+
+    @discardableResult
+    func mremap(_ page: UInt64, _ pages: UInt64, _ newPages: UInt64, _ flags: UInt64 = 0,
+                to newPage: UInt64 = 0) -> SyscallResult {
+        call(.mremap(oldAddress: Self.at(page), oldSize: pages << 12, newSize: newPages << 12, flags: flags,
+                     newAddress: newPage == 0 ? 0 : Self.at(newPage)))
+    }
+
+    /// open(2) of a session file (created on first use with `pages` pages).
+    func open(_ path: String, pages: UInt64 = 16, _ flags: UInt64 = Linux.O_RDWR) -> Int {
+        if sim.inodes[path] == nil { _ = try! sim.createFile(path: path, size: pages << 12) }
+        return Int(call(.open(path: path, flags: flags)).ret)
+    }
+
+    @discardableResult
+    func touch(_ page: UInt64, _ access: Access = .write, in proc: MMCore.Process? = nil) -> FaultResult {
+        try! sim.fault(pid: (proc ?? p).pid, address: Self.at(page), access: access)
+    }
+
+    func fork() -> MMCore.Process {
+        sim.processes[Int(call(.fork).ret)]!
+    }
+
+    func vmas(_ proc: MMCore.Process? = nil) -> [VMA] { (proc ?? p).mm.vmas.all }
+
+    /// VMA ranges as window pages: [(start, end)].
+    func ranges(_ proc: MMCore.Process? = nil) -> [[UInt64]] {
+        vmas(proc).filter { $0.start >= Self.W }.map { [Self.page($0.start), Self.page($0.end)] }
+    }
+
+    func vma(_ page: UInt64, in proc: MMCore.Process? = nil) -> VMA? {
+        (proc ?? p).mm.vmas.find(containing: Self.at(page))
+    }
+
+    func pte(_ page: UInt64, in proc: MMCore.Process? = nil) -> PTE? {
+        (proc ?? p).mm.pageTable[Self.at(page) >> 12]
+    }
+
+    /// Gives `vma` a fresh anon_vma as __anon_vma_prepare() would (chain of 1).
+    @discardableResult
+    func giveAnonVMA(_ vma: VMA, pid: Int? = nil) -> AnonVMA {
+        let av = sim.anonVMAAlloc()
+        av.numChildren = 1
+        av.numActiveVMAs += 1
+        vma.anonVMA = av
+        sim.anonVMAChainLink(vma, av, pid: pid ?? p.pid)
+        return av
+    }
+
+    /// Makes `vma` look like a fork child: its own anon_vma plus a link to a parent's.
+    @discardableResult
+    func makeForkChild(_ vma: VMA) -> (own: AnonVMA, parent: AnonVMA) {
+        let parent = sim.anonVMAAlloc()
+        sim.anonVMAChainLink(vma, parent, pid: p.pid)
+        let own = sim.anonVMAAlloc()
+        own.parentLink = parent
+        own.rootLink = parent
+        own.numActiveVMAs += 1
+        vma.anonVMA = own
+        sim.anonVMAChainLink(vma, own, pid: p.pid)
+        return (own, parent)
+    }
+
+    func flags(_ page: UInt64) -> [String] { vma(page)?.flags.smapsCodes ?? [] }
+}
+
 /// mmap(2): the errno contract (kernel-model.md §2.1, E-13, E-26), vm_flags
 /// derivation (§2.2), mmap_region() (§2.4: MAP_FIXED replacement, no
 /// anon_vma), MAP_POPULATE (E-23) and the map-count limit.

@@ -173,6 +173,33 @@ final class MremapTests: XCTestCase {
         XCTAssertEqual(b.mremap(0, 1, 1).ret, Int64(B.at(0)), "same size: nothing")
     }
 
+    /// remap_move() (6.17+): a same-size MREMAP_FIXED move may span several
+    /// VMAs and holes; every piece moves, the gaps are kept [probe on 6.18].
+    ///
+    ///     |--A rw 2p--|--B r-- 2p--|.hole.|   MAYMOVE|FIXED 5p → 40   →   |--A'--|--B'--| at 40
+    func testMultiVMAMove() {
+        let b = B()
+        b.mmap(0, 2)
+        b.mmap(2, 2, "r--")
+        b.touch(0)
+        let folio = b.pte(0)!.folio!
+        let r = b.mremap(0, 5, 5, fixed, to: 40)
+        XCTAssertEqual(r.ret, Int64(B.at(40)))
+        XCTAssertEqual(b.ranges(), [[40, 42], [42, 44]])
+        XCTAssertEqual(b.flags(42), ["rd", "mr", "mw", "me"])
+        XCTAssertTrue(b.pte(40)?.folio === folio)
+        // A gap between source VMAs stays a gap at the destination.
+        b.mmap(60, 1)
+        b.mmap(62, 1, "r--")
+        b.mmap(81, 1, "--x")
+        XCTAssertNil(b.mremap(60, 3, 3, fixed, to: 80).errno)
+        XCTAssertEqual(b.ranges().suffix(3), [[80, 81], [81, 82], [82, 83]], "the hole's destination is left alone")
+        // Starting in a hole → EFAULT; only MAYMOVE or a resize → single-VMA rules (EFAULT).
+        XCTAssertEqual(b.mremap(39, 3, 3, fixed, to: 100).errno, .EFAULT)
+        XCTAssertEqual(b.mremap(40, 4, 8, maymove).errno, .EFAULT)
+        XCTAssertEqual(b.mremap(40, 4, 6, fixed, to: 100).errno, .EFAULT)
+    }
+
     /// DONTUNMAP alone treats new_address as a hint (0: anywhere).
     func testDontunmapWithoutFixedPicksAnAddress() {
         let b = B()

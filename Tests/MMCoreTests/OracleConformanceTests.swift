@@ -23,10 +23,7 @@ import XCTest
 /// writes the simulator's side of every scenario as JSON for hand diffing.
 final class OracleConformanceTests: XCTestCase {
     /// Scenario name → why it does not pass yet. The goal is an empty list.
-    static let pending: [String: String] = [
-        "madvise_guard_fork_merge": "MADV_GUARD_INSTALL does not prepare an anon_vma yet (Madvise.swift anonVMAPrepareForGuard is a TODO stub), so a fork child's never-written guarded VMA merges with a new neighbour",
-        "madvise_guard_install_remove": "MADV_GUARD_INSTALL does not prepare an anon_vma yet (Madvise.swift anonVMAPrepareForGuard is a TODO stub), so mprotect to r-- drops VM_ACCOUNT (ac) as for an unfaulted VMA",
-    ]
+    static let pending: [String: String] = [:]
 
     /// The shared scenarios that have a test method below (kept in sync by
     /// `testEverySharedScenarioHasATestMethod`).

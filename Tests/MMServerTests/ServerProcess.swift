@@ -166,7 +166,31 @@ final class ServerProcess: @unchecked Sendable {
             task.cancel()
             return APIResponse(status: -1, headers: [:], body: Data(), error: "\(method) \(path): no answer in \(timeout) s")
         }
-        return box.result(method: method, path: path)
+        var result = box.result(method: method, path: path)
+        if result.error != nil {
+            // A crashing server prints its backtrace before it exits: give it a moment.
+            let deadline = Date().addingTimeInterval(3)
+            while process.isRunning && Date() < deadline && stderrText.contains("crashed:") { usleep(50_000) }
+            usleep(50_000)
+            if !process.isRunning {
+                result.error = "mmsim died (exit status \(process.terminationStatus)) on \(method) \(path): \(crashSummary)"
+            }
+        }
+        return result
+    }
+
+    /// The lines of the server's stderr that say why it stopped (Swift runtime
+    /// failures and fatal errors print these before the backtrace).
+    var crashSummary: String {
+        let lines = stderrText.split(separator: "\n").filter {
+            $0.contains("Fatal error") || $0.contains("runtime failure") || $0.contains("Crash") || $0.contains("internal error")
+        }
+        // …and the first frame in a source file, where it happened.
+        let all = stderrText.split(separator: "\n")
+        let crashed = all.firstIndex { $0.contains("crashed:") } ?? all.startIndex
+        let frame = all[crashed...].first { $0.contains(" in mmsim at /") && $0.contains(".swift:") }
+        let why = lines.prefix(2).map { $0.trimmingCharacters(in: .whitespaces) } + (frame.map { [$0.trimmingCharacters(in: .whitespaces)] } ?? [])
+        return why.isEmpty ? String(stderrText.suffix(500)) : why.joined(separator: " | ")
     }
 
     func get(_ path: String) -> APIResponse { request("GET", path) }

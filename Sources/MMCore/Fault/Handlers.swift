@@ -73,8 +73,9 @@ extension Simulation {
         return []
     }
 
-    /// folio_prealloc() + folio_add_new_anon_rmap(…, RMAP_EXCLUSIVE): an
-    /// order-0 anonymous folio in `vma.anon_vma`, mapcount 1, AnonExclusive.
+    /// Models folio_prealloc() (mm/memory.c) + folio_add_new_anon_rmap(…,
+    /// RMAP_EXCLUSIVE) (mm/rmap.c): an order-0 anonymous folio in
+    /// `vma.anon_vma`, index = linear_page_index(), mapcount 1, AnonExclusive.
     @inline(__always)
     func newAnonFolio(_ vma: VMA, _ address: UInt64, copiedFrom: Int? = nil) -> Folio {
         let f = makeFolio(kind: .anon, index: vma.linearPageIndex(address), anonVMA: vma.anonVMA)
@@ -91,10 +92,18 @@ extension Simulation {
         let ops = VMOps(vma)
         guard ops.fault else {
             ctx.handler = "do_fault"
+            trace(ctx.tracing, "do_fault", "vm_ops without ->fault and no PTE: SIGBUS")
             return .sigbus
         }
-        if !ctx.isWrite { return doReadFault(&ctx, vma, ops) }
-        if !vma.flags.contains(.SHARED) { return doCowFault(&ctx, vma, ops) }
+        if !ctx.isWrite {
+            trace(ctx.tracing, "do_fault", "read fault → do_read_fault()")
+            return doReadFault(&ctx, vma, ops)
+        }
+        if !vma.flags.contains(.SHARED) {
+            trace(ctx.tracing, "do_fault", "write fault on a private mapping → do_cow_fault()")
+            return doCowFault(&ctx, vma, ops)
+        }
+        trace(ctx.tracing, "do_fault", "write fault on a VM_SHARED mapping → do_shared_fault()")
         return doSharedFault(&ctx, vma, ops)
     }
 

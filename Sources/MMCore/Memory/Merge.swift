@@ -187,13 +187,14 @@ extension Simulation {
             tracer.step("vma_merge_new_range", "[\(hex(vmg.start))-\(hex(end))): no compatible neighbour; no merge")
             return nil
         }
-        vmg.side = left && right ? .both : (left ? .prev : .next)
+        let side: MergeSide = left && right ? .both : (left ? .prev : .next)
+        vmg.side = side
         let before = tracer.enabled ? target.rangeDescription : ""
         vmaExpand(&vmg)
         vmg.state = .success
         stats.vmas.merged += 1
-        effects.merged = vmg.side
-        tracer.step("vma_merge_new_range", "\(vmg.side!.rawValue == "both" ? "prev and next" : vmg.side!.rawValue) \(before) compatible; expanded to \(target.rangeDescription)")
+        effects.merged = side
+        tracer.step("vma_merge_new_range", "\(side == .both ? "prev and next" : side.rawValue) \(before) compatible; expanded to \(target.rangeDescription)")
         return target
     }
 

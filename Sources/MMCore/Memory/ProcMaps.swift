@@ -68,21 +68,32 @@ public enum ProcMaps {
 
     /// The memory statistics of one VMA, as smaps_pte_range()/smaps_account()
     /// compute them from the page table and folio mapcounts.
+    /// Byte counts, except the Pss fields which are bytes << `pssShift`.
     public struct Usage: Sendable, Equatable {
+        /// Rss: resident pages (normal pages only; the zero page is not counted).
         public var rss: UInt64 = 0
-        /// Proportional set size in bytes << 12 (PSS_SHIFT fixed point).
+        /// Pss: each page divided by its mapcount, in bytes << 12 (PSS_SHIFT fixed point).
         public var pss: UInt64 = 0
+        /// Pss_Dirty (fixed point).
         public var pssDirty: UInt64 = 0
+        /// Locked: Pss of a VM_LOCKED VMA (fixed point).
         public var pssLocked: UInt64 = 0
+        /// Shared_Clean: pages mapped ≥ 2 times, clean.
         public var sharedClean: UInt64 = 0
+        /// Shared_Dirty.
         public var sharedDirty: UInt64 = 0
+        /// Private_Clean: pages mapped once, clean.
         public var privateClean: UInt64 = 0
+        /// Private_Dirty.
         public var privateDirty: UInt64 = 0
+        /// Referenced: young PTEs.
         public var referenced: UInt64 = 0
+        /// Anonymous: anonymous folios.
         public var anonymous: UInt64 = 0
     }
 
-    static let pssShift: UInt64 = 12
+    /// PSS_SHIFT (fs/proc/task_mmu.c): Pss is accumulated in bytes << 12.
+    public static let pssShift: UInt64 = 12
 
     /// Models smap_gather_stats() for order-0 folios: every present PTE with
     /// a normal page (the zero page has none: vm_normal_page() is NULL) adds
@@ -130,6 +141,7 @@ public enum ProcMaps {
     public static func smapsEntry(_ v: VMA, _ mm: MM) -> String {
         let u = usage(v, mm)
         var s = mapsLine(v, mm) + "\n"
+        // SEQ_PUT_DEC(): the label, the value in kB right-aligned in `width` columns, " kB".
         func kb(_ label: String, _ bytes: UInt64, width: Int = 8) {
             s += label
             let n = String(bytes >> 10)
@@ -165,6 +177,7 @@ public enum ProcMaps {
         return s
     }
 
+    /// Right-aligns `s` in `width` columns (`%8u`).
     @inline(__always) static func pad(_ s: String, _ width: Int) -> String {
         s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
     }

@@ -14,6 +14,11 @@ extension Simulation {
             tracer.step("brk", "\(hex(brk)) below start_brk \(hex(mm.startBrk)): returns the current brk")
             return .value(origbrk)
         }
+        if brk > mm.taskSize - Linux.PAGE_SIZE {
+            // check_brk_limits(): get_unmapped_area() refuses a range past TASK_SIZE.
+            tracer.step("check_brk_limits", "\(hex(brk)) beyond TASK_SIZE: brk unchanged")
+            return .value(origbrk)
+        }
         let newbrk = pageAlign(brk)
         let oldbrk = pageAlign(mm.brk)
         if oldbrk == newbrk {

@@ -341,9 +341,9 @@ extension Simulation {
 
     /// Prepares an anon_vma for an anonymous VMA that gets guard markers, so
     /// that fork copies its page tables (the machine's backport behaves as if
-    /// anon_vma_prepare() ran, kernel-model.md §3.5). TODO(C2): implement
-    /// with __anon_vma_prepare() (reuse a neighbour's or allocate).
+    /// anon_vma_prepare() ran, kernel-model.md §3.5): __anon_vma_prepare()
+    /// reuses a neighbour's anon_vma or allocates one.
     func anonVMAPrepareForGuard(_ p: Process, _ vma: VMA) {
-        // TODO(C2)
+        _ = anonVMAPrepare(p, vma)
     }
 }

@@ -134,7 +134,7 @@ extension Simulation {
         let changed = changeProtection(mm, v, start, end, oldflags: oldflags)
         tracer.step("change_protection", "\(v.rangeDescription) now \(permString(v.flags)); \(changed) PTE(s) updated")
         if oldflags.intersection([.WRITE, .SHARED, .LOCKED]) == .LOCKED && newflags.contains(.WRITE) {
-            mmapWriteUnlock(mm)
+            // populate_vma_page_range() under the mmap write lock.
             mmPopulate(p, start, end - start)
         }
         if newflags.contains(.WRITE) && !oldflags.contains(.WRITE) { eagerAnonVMAIfNeeded(p, v) }

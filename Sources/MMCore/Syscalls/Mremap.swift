@@ -1,9 +1,10 @@
-/// mremap(2) (kernel-model.md §3.6), after mm/mremap.c of the 6.15–6.18 era
+/// mremap(2) (kernel-model.md §3.6), after mm/mremap.c of 6.18
 /// (`struct vma_remap_struct`): `check_mremap_params`, `do_mremap`,
-/// `mremap_to`, `mremap_at`, `remap_is_valid`, `shrink_vma`, `expand_vma`,
-/// `expand_vma_in_place`, `move_vma`, `copy_vma_and_data`,
+/// `remap_move` (6.17+: a same-size MREMAP_FIXED move may span several
+/// VMAs), `check_prep_vma`, `mremap_to`, `mremap_at`, `shrink_vma`,
+/// `expand_vma`, `expand_vma_in_place`, `move_vma`, `copy_vma_and_data`,
 /// `move_page_tables`, `unmap_source_vma`, `dontunmap_complete`; and mm/vma.c
-/// `copy_vma`, `vma_merge_extend`. Single-VMA moves only.
+/// `copy_vma`, `vma_merge_extend`.
 
 /// Models struct vma_remap_struct (mm/mremap.c).
 struct VMARemap {
@@ -14,7 +15,8 @@ struct VMARemap {
     var newAddr: UInt64
     var vma: VMA?
     var delta: UInt64 = 0
-    var mlocked = false
+    /// A VM_LOCKED VMA grows: populate the new part afterwards.
+    var populateExpand = false
     var charged: UInt64 = 0
 
     /// vrm_implies_new_addr(): MREMAP_FIXED or MREMAP_DONTUNMAP.
@@ -24,63 +26,158 @@ struct VMARemap {
 }
 
 extension Simulation {
-    /// mremap(2) → do_mremap(): validation, then resize in place or move.
+    /// mremap(2) → do_mremap(): lengths page aligned, check_mremap_params(),
+    /// the early map-count check, then a pure move (remap_move()) or the
+    /// single-VMA path (check_prep_vma(), then mremap_to() or mremap_at()).
     /// Returns the (new) address.
     func sysMremap(_ p: Process, oldAddress: UInt64, oldSize: UInt64, newSize: UInt64, flags: UInt64,
                    newAddress: UInt64) -> SysReturn {
         let mm = p.mm
         let firstID = nextVMAId
-        var vrm = VMARemap(addr: oldAddress, oldLen: oldSize, newLen: newSize, flags: flags, newAddr: newAddress)
+        var vrm = VMARemap(addr: oldAddress, oldLen: pageAlign(oldSize), newLen: pageAlign(newSize), flags: flags,
+                           newAddr: newAddress)
         if let e = checkMremapParams(mm, vrm) { return .error(e) }
-        vrm.oldLen = pageAlign(vrm.oldLen)
-        vrm.newLen = pageAlign(vrm.newLen)
-        vrm.delta = vrm.oldLen > vrm.newLen ? vrm.oldLen - vrm.newLen : vrm.newLen - vrm.oldLen
-        guard let vma = mm.vmas.find(containing: vrm.addr) else {
-            tracer.step("do_mremap", "\(hex(vrm.addr)) is not mapped: EFAULT")
-            return .error(.EFAULT)
+        // check_map_count_against_split_early(): room for the unmaps' splits and the move's.
+        if mm.mapCount + 4 > layout.maxMapCount {
+            tracer.step("do_mremap", "map_count \(mm.mapCount) + 4 > max_map_count: ENOMEM")
+            return .error(.ENOMEM)
         }
-        vrm.vma = vma
-        let r = vrm.impliesNewAddr ? mremapTo(p, &vrm) : mremapAt(p, &vrm)
+        let r: SysReturn
+        if flags & Linux.MREMAP_FIXED != 0 && vrm.oldLen == vrm.newLen {
+            r = remapMove(p, &vrm)
+        } else {
+            vrm.vma = mm.vmas.find(containing: vrm.addr)
+            if let e = checkPrepVMA(p, &vrm) {
+                r = .error(e)
+            } else {
+                r = vrm.impliesNewAddr ? mremapTo(p, &vrm) : mremapAt(p, &vrm)
+            }
+        }
         noteCreatedVMAs(mm, firstID: firstID, oldAddress, oldAddress &+ max(vrm.oldLen, vrm.newLen))
         if case let .value(a) = r {
-            if a != oldAddress { noteCreatedVMAs(mm, firstID: firstID, a, a + vrm.newLen) }
-            if vrm.mlocked && vrm.newLen > vrm.oldLen {
+            if a != oldAddress { noteCreatedVMAs(mm, firstID: firstID, a, a &+ max(vrm.newLen, pageAlign(newSize))) }
+            if vrm.populateExpand {
                 mmapWriteUnlock(mm)
-                mmPopulate(p, a + vrm.oldLen, vrm.delta)
+                mmPopulate(p, vrm.newAddr + vrm.oldLen, vrm.delta)
             }
         }
         return r
     }
 
-    /// Models check_mremap_params() (mm/mremap.c): known flags only, page
-    /// aligned old address, non-zero new length; with FIXED/DONTUNMAP an
-    /// aligned new address, MAYMOVE, equal lengths for DONTUNMAP, and room
-    /// for the worst-case splits below max_map_count.
+    /// Models check_mremap_params() (mm/mremap.c, 6.18): known flags only,
+    /// page aligned old address, a new length that is neither 0 nor beyond
+    /// TASK_SIZE; with FIXED/DONTUNMAP a new range below TASK_SIZE, page
+    /// aligned, MAYMOVE given, equal lengths for DONTUNMAP, and no overlap
+    /// with the old range. All EINVAL.
     func checkMremapParams(_ mm: MM, _ vrm: VMARemap) -> Errno? {
         let why: String?
         if vrm.flags & ~(Linux.MREMAP_FIXED | Linux.MREMAP_MAYMOVE | Linux.MREMAP_DONTUNMAP) != 0 {
             why = "unknown flags"
         } else if offsetInPage(vrm.addr) != 0 {
             why = "old address not page aligned"
-        } else if pageAlign(vrm.newLen) == 0 {
+        } else if vrm.newLen == 0 {
             why = "new length 0"
+        } else if vrm.newLen > mm.taskSize {
+            why = "new length beyond TASK_SIZE"
         } else if !vrm.impliesNewAddr {
             why = nil
+        } else if vrm.newAddr > mm.taskSize - vrm.newLen {
+            why = "new range beyond TASK_SIZE"
         } else if offsetInPage(vrm.newAddr) != 0 {
             why = "new address not page aligned"
         } else if vrm.flags & Linux.MREMAP_MAYMOVE == 0 {
             why = "MREMAP_FIXED/MREMAP_DONTUNMAP without MREMAP_MAYMOVE"
         } else if vrm.flags & Linux.MREMAP_DONTUNMAP != 0 && vrm.oldLen != vrm.newLen {
             why = "MREMAP_DONTUNMAP cannot resize"
-        } else if mm.mapCount + 2 >= layout.maxMapCount - 3 {
-            tracer.step("check_mremap_params", "map_count too close to max_map_count: ENOMEM")
-            return .ENOMEM
+        } else if vrm.addr &+ vrm.oldLen > vrm.newAddr && vrm.newAddr &+ vrm.newLen > vrm.addr {
+            why = "new range overlaps the old one"
         } else {
             why = nil
         }
-        if let w = why {
-            tracer.step("check_mremap_params", "\(w): EINVAL")
+        guard let w = why else { return nil }
+        tracer.step("check_mremap_params", "\(w): EINVAL")
+        return .EINVAL
+    }
+
+    /// Models remap_move() (mm/mremap.c, 6.17+): a same-size MREMAP_FIXED
+    /// move of every VMA piece in [addr, addr + old_len), each moved with
+    /// mremap_to() so that the gaps between source VMAs are kept at the
+    /// destination. The range must start in a VMA (EFAULT); an error ends
+    /// the walk (earlier pieces stay moved). Returns the first piece's address.
+    func remapMove(_ p: Process, _ vrm: inout VMARemap) -> SysReturn {
+        let mm = p.mm
+        let start = vrm.addr, end = vrm.addr + vrm.oldLen
+        var target = vrm.newAddr
+        var result: SysReturn = .error(.EFAULT)
+        var seen = false
+        var lastEnd: UInt64 = 0
+        var cur = start
+        while let vma = mm.vmas.findVMA(cur), vma.start < end {
+            let addr = max(vma.start, start)
+            let len = min(end, vma.end) - addr
+            if !seen && start < vma.start {
+                tracer.step("remap_move", "the range starts in a hole: EFAULT")
+                return .error(.EFAULT)
+            }
+            let offset = seen ? vma.start - lastEnd : 0
+            lastEnd = vma.end
+            vrm.vma = vma
+            vrm.addr = addr
+            vrm.newAddr = target + offset
+            vrm.oldLen = len
+            vrm.newLen = len
+            if seen { tracer.step("remap_move", "next piece [\(hex(addr))-\(hex(addr + len))) → \(hex(vrm.newAddr))") }
+            if let e = checkPrepVMA(p, &vrm) { return .error(e) }
+            let r = mremapTo(p, &vrm)
+            guard case let .value(a) = r else { return r }
+            if !seen { result = r }
+            seen = true
+            target = a + len
+            cur = addr + len
+        }
+        if !seen { tracer.step("remap_move", "nothing mapped in the range: EFAULT") }
+        return result
+    }
+
+    /// Models check_prep_vma() (mm/mremap.c, 6.18) for the single VMA at the
+    /// old address: none → EFAULT; then, for operations that map new space
+    /// (grow, or a new address): old_len 0 of a private mapping → EINVAL,
+    /// DONTUNMAP of VM_DONTEXPAND/VM_PFNMAP → EINVAL, the kept part of the
+    /// old range crossing the VMA's end → EFAULT, growing pgoff overflow →
+    /// EINVAL, growing VM_DONTEXPAND/VM_PFNMAP → EFAULT. Marks locked growth
+    /// for population.
+    func checkPrepVMA(_ p: Process, _ vrm: inout VMARemap) -> Errno? {
+        guard let vma = vrm.vma else {
+            tracer.step("check_prep_vma", "\(hex(vrm.addr)) is not mapped: EFAULT")
+            return .EFAULT
+        }
+        vrm.delta = vrm.oldLen > vrm.newLen ? vrm.oldLen - vrm.newLen : vrm.newLen - vrm.oldLen
+        if !vrm.impliesNewAddr { vrm.newAddr = vrm.addr }
+        guard vrm.isExpand || vrm.impliesNewAddr else { return nil }
+        if vrm.oldLen == 0 && vma.flags.intersection([.SHARED, .MAYSHARE]).isEmpty {
+            tracer.step("check_prep_vma", "old_len 0 would duplicate a private mapping: EINVAL")
             return .EINVAL
+        }
+        if vrm.flags & Linux.MREMAP_DONTUNMAP != 0, !vma.flags.intersection([.DONTEXPAND, .PFNMAP]).isEmpty {
+            tracer.step("check_prep_vma", "MREMAP_DONTUNMAP of a VM_DONTEXPAND/VM_PFNMAP VMA: EINVAL")
+            return .EINVAL
+        }
+        // The range a shrink unmaps may cross VMAs; what is kept may not.
+        let oldLen = vrm.isShrink ? vrm.newLen : vrm.oldLen
+        if oldLen > vma.end - vrm.addr {
+            tracer.step("check_prep_vma", "old range crosses the end of \(vma.rangeDescription): EFAULT")
+            return .EFAULT
+        }
+        if vrm.newLen == oldLen { return nil }
+        if vma.flags.contains(.LOCKED) { vrm.populateExpand = true }
+        let pgoff = vma.linearPageIndex(vrm.addr)
+        if pgoff &+ (vrm.newLen >> Linux.PAGE_SHIFT) < pgoff {
+            tracer.step("check_prep_vma", "pgoff overflow: EINVAL")
+            return .EINVAL
+        }
+        if !vma.flags.intersection([.DONTEXPAND, .PFNMAP]).isEmpty {
+            tracer.step("check_prep_vma", "\(vma.rangeDescription) is VM_DONTEXPAND/VM_PFNMAP: EFAULT")
+            return .EFAULT
         }
         return nil
     }
@@ -108,42 +205,10 @@ extension Simulation {
         return vrm.vma == nil ? .EFAULT : nil
     }
 
-    /// Models remap_is_valid() (mm/mremap.c): duplicating a private mapping
-    /// (old_len 0) → EINVAL; DONTUNMAP of VM_DONTEXPAND/VM_PFNMAP → EINVAL;
-    /// the old range must lie inside the VMA (EFAULT); growing a
-    /// VM_DONTEXPAND/VM_PFNMAP VMA → EFAULT; pgoff overflow → EINVAL.
-    func remapIsValid(_ vrm: VMARemap) -> Errno? {
-        let vma = vrm.vma!
-        if vrm.oldLen == 0 && vma.flags.intersection([.SHARED, .MAYSHARE]).isEmpty {
-            tracer.step("remap_is_valid", "old_len 0 would duplicate a private mapping: EINVAL")
-            return .EINVAL
-        }
-        if vrm.flags & Linux.MREMAP_DONTUNMAP != 0, !vma.flags.intersection([.DONTEXPAND, .PFNMAP]).isEmpty {
-            tracer.step("remap_is_valid", "MREMAP_DONTUNMAP of a VM_DONTEXPAND/VM_PFNMAP VMA: EINVAL")
-            return .EINVAL
-        }
-        if vrm.oldLen > vma.end - vrm.addr {
-            tracer.step("remap_is_valid", "old range crosses the end of \(vma.rangeDescription): EFAULT")
-            return .EFAULT
-        }
-        if vrm.newLen == vrm.oldLen { return nil }
-        let pgoff = vma.linearPageIndex(vrm.addr)
-        if pgoff &+ (vrm.newLen >> Linux.PAGE_SHIFT) < pgoff {
-            tracer.step("remap_is_valid", "pgoff overflow: EINVAL")
-            return .EINVAL
-        }
-        if !vma.flags.intersection([.DONTEXPAND, .PFNMAP]).isEmpty {
-            tracer.step("remap_is_valid", "\(vma.rangeDescription) is VM_DONTEXPAND/VM_PFNMAP: EFAULT")
-            return .EFAULT
-        }
-        return nil
-    }
-
     /// Models expand_vma() (mm/mremap.c): grow in place when the old range
     /// ends at the VMA's end and the next `delta` bytes are free
     /// (vma_expandable()); else ENOMEM without MREMAP_MAYMOVE; else move.
     func expandVMA(_ p: Process, _ vrm: inout VMARemap) -> SysReturn {
-        if let e = remapIsValid(vrm) { return .error(e) }
         let vma = vrm.vma!
         if vrm.addr + vrm.oldLen == vma.end && vmaExpandable(p.mm, vma, vrm.delta) {
             if let e = expandVMAInPlace(p, &vrm) { return .error(e) }
@@ -153,6 +218,7 @@ extension Simulation {
             tracer.step("expand_vma", "cannot grow \(vma.rangeDescription) in place and MREMAP_MAYMOVE not given: ENOMEM")
             return .error(.ENOMEM)
         }
+        tracer.step("expand_vma", "cannot grow \(vma.rangeDescription) in place (the range does not end the VMA, or the space after it is taken): moving")
         if let e = vrmSetNewAddr(p, &vrm) { return .error(e) }
         return moveVMA(p, &vrm)
     }
@@ -185,26 +251,17 @@ extension Simulation {
         }
         mm.committedPages += vrm.charged
         vrm.vma = grown
-        if grown.flags.contains(.LOCKED) { vrm.mlocked = true }
         tracer.step("expand_vma_in_place", "grown in place to \(grown.rangeDescription)")
         eagerAnonVMAIfNeeded(p, grown)
         return nil
     }
 
-    /// Models mremap_to() (mm/mremap.c): MREMAP_FIXED / MREMAP_DONTUNMAP.
-    /// The new range must fit below TASK_SIZE and not overlap the old one
-    /// (EINVAL); with FIXED whatever is mapped there is unmapped first; a
-    /// shrink happens in place before the move.
+    /// Models mremap_to() (mm/mremap.c, 6.18): MREMAP_FIXED / MREMAP_DONTUNMAP.
+    /// With FIXED whatever is mapped at the destination is unmapped first
+    /// (and the source looked up again: EFAULT if it went); a shrink happens
+    /// in place before the move.
     func mremapTo(_ p: Process, _ vrm: inout VMARemap) -> SysReturn {
         let mm = p.mm
-        if vrm.newLen > mm.taskSize || vrm.newAddr > mm.taskSize - vrm.newLen {
-            tracer.step("mremap_to", "new range beyond TASK_SIZE: EINVAL")
-            return .error(.EINVAL)
-        }
-        if vrm.addr &+ vrm.oldLen > vrm.newAddr && vrm.newAddr &+ vrm.newLen > vrm.addr {
-            tracer.step("mremap_to", "new range overlaps the old one: EINVAL")
-            return .error(.EINVAL)
-        }
         if vrm.flags & Linux.MREMAP_FIXED != 0 {
             tracer.step("mremap_to", "MREMAP_FIXED: unmap [\(hex(vrm.newAddr))-\(hex(vrm.newAddr + vrm.newLen))) first")
             if let e = doVmiMunmap(p, vrm.newAddr, vrm.newAddr + vrm.newLen) { return .error(e) }
@@ -215,7 +272,6 @@ extension Simulation {
             if let e = shrinkVMA(p, &vrm) { return .error(e) }
             vrm.oldLen = vrm.newLen
         }
-        if let e = remapIsValid(vrm) { return .error(e) }
         if let e = vrmSetNewAddr(p, &vrm) { return .error(e) }
         return moveVMA(p, &vrm)
     }
@@ -245,8 +301,9 @@ extension Simulation {
     /// MREMAP_DONTUNMAP, leave it mapped but empty and unaccounted.
     func moveVMA(_ p: Process, _ vrm: inout VMARemap) -> SysReturn {
         let mm = p.mm
-        if mm.mapCount >= layout.maxMapCount - 3 {
-            tracer.step("prep_move_vma", "map_count too close to max_map_count: ENOMEM")
+        // check_map_count_against_split(): the copy and the source unmap may add two VMAs.
+        if mm.mapCount + 2 > layout.maxMapCount {
+            tracer.step("prep_move_vma", "map_count \(mm.mapCount) + 2 > max_map_count: ENOMEM")
             return .error(.ENOMEM)
         }
         var vma = vrm.vma!
@@ -259,7 +316,6 @@ extension Simulation {
         let moved = movePageTables(mm, from: vrm.addr, to: vrm.newAddr, len: vrm.oldLen)
         tracer.step("move_page_tables", "\(moved) PTE(s) moved \(hex(vrm.addr)) → \(hex(vrm.newAddr)); folios and their index unchanged")
         mm.committedPages += vrm.charged
-        if vma.flags.contains(.LOCKED) { vrm.mlocked = true }
         if vrm.flags & Linux.MREMAP_DONTUNMAP != 0 {
             dontunmapComplete(p, vrm, newVMA)
         } else {

@@ -33,7 +33,7 @@ extension Simulation {
         let faults = pendingFaults
         pendingFaults = []
         return SyscallResult(syscall: call.name, ret: raw, errno: err,
-                             strace: StraceFormat.line(call, ret), effects: effects,
+                             strace: tracer.enabled ? StraceFormat.line(call, ret) : "", effects: effects,
                              trace: tracer.take(), faults: faults)
     }
 
