@@ -761,6 +761,7 @@ final class APITests: XCTestCase {
             (#"{"ops": [{"op": "munmap", "pid": 1, "addr": "0x7f0000000000", "length": 4096}, {"pid": 1}]}"#, "ops[1].op"),
             (#"{"ops": [{"op": "munmap", "pid": 1, "addr": "0x7f0000000000", "length": 4096}, 5]}"#, "ops[1]"),
             (#"{"ops": [{"op": "munmap", "pid": "one", "addr": "0x7f0000000000", "length": 4096}]}"#, "ops[0].pid"),
+            (#"{"ops": [{"op": "brk", "pid": 1}, {"op": "touch", "pid": 1, "address": -1, "pages": 2}]}"#, "ops[1].pages"),
             (#"{"ops": [], "detail": "verbose"}"#, "detail"),
             (#"{"ops": {"op": "brk"}}"#, "ops"),
             (#"{"operations": []}"#, "ops"),

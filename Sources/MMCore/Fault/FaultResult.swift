@@ -31,6 +31,50 @@ public enum LockCode: String, Sendable, Codable, CaseIterable {
     }
 }
 
+extension LockCode {
+    /// Position in `allCases` (the index of the statistics counters).
+    var ordinal: Int {
+        switch self {
+        case .LEGACY: 0
+        case .VMA_OK: 1
+        case .VMA_OK_TRYLOCK: 2
+        case .KERNEL_MODE: 3
+        case .NO_VMA: 4
+        case .VMA_WRITE_LOCKED: 5
+        case .VMA_RECYCLED: 6
+        case .RANGE_CHANGED: 7
+        case .NOT_ANON: 8
+        case .NO_ANON_VMA: 9
+        case .UFFD_ARMED: 10
+        case .ACCESS_ERROR: 11
+        case .ACCESS_ERROR_SEGV: 12
+        case .SWAP_RETRY: 13
+        case .ANON_VMA_TRYLOCK_FAILED: 14
+        case .NO_MAP_PAGES: 15
+        case .IO_RETRY: 16
+        }
+    }
+}
+
+/// The fault handler that finally ran; `name` is what `FaultResult.handler`
+/// and the statistics report.
+enum FaultHandler: Int, CaseIterable {
+    case doAnonymousPage, doSwapPage, handlePTEFault, doFault, doReadFault, doCowFault, doSharedFault, doWPPage
+
+    var name: String {
+        switch self {
+        case .doAnonymousPage: "do_anonymous_page"
+        case .doSwapPage: "do_swap_page"
+        case .handlePTEFault: "handle_pte_fault"
+        case .doFault: "do_fault"
+        case .doReadFault: "do_read_fault"
+        case .doCowFault: "do_cow_fault"
+        case .doSharedFault: "do_shared_fault"
+        case .doWPPage: "do_wp_page"
+        }
+    }
+}
+
 /// api.md `lock.path`.
 public enum LockPath: String, Sendable, Codable {
     case vmaLock = "vma_lock"

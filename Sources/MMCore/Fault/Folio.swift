@@ -62,34 +62,3 @@ public struct PTE {
     /// A special PTE (the zero page): vm_normal_page() returns NULL.
     public var isSpecial: Bool { folio?.kind == .zero }
 }
-
-/// One process's page table: virtual page number → PTE.
-public struct PageTable {
-    public private(set) var entries: [UInt64: PTE] = [:]
-
-    public init() {}
-
-    public var count: Int { entries.count }
-
-    public subscript(vpn: UInt64) -> PTE? {
-        get { entries[vpn] }
-        set { entries[vpn] = newValue }
-    }
-
-    /// The virtual page numbers with an entry in [start, end) (byte addresses),
-    /// ascending; walks whichever is smaller, the range or the table.
-    public func vpns(in start: UInt64, _ end: UInt64) -> [UInt64] {
-        let lo = start >> Linux.PAGE_SHIFT, hi = end >> Linux.PAGE_SHIFT
-        if hi <= lo || entries.isEmpty { return [] }
-        if hi - lo <= UInt64(entries.count) {
-            var out: [UInt64] = []
-            for v in lo..<hi where entries[v] != nil { out.append(v) }
-            return out
-        }
-        return entries.keys.filter { $0 >= lo && $0 < hi }.sorted()
-    }
-
-    /// Removes and returns the entry at `vpn`.
-    @discardableResult
-    public mutating func remove(_ vpn: UInt64) -> PTE? { entries.removeValue(forKey: vpn) }
-}

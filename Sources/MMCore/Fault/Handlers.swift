@@ -24,7 +24,7 @@ extension Simulation {
             return vma.isAnonymous ? doAnonymousPage(&ctx, vma) : doFault(&ctx, vma)
         }
         if !pte.present {
-            ctx.handler = "do_swap_page"
+            ctx.handler = .doSwapPage
             if ctx.underVMALock && model.swapRetryUnderVMALock {
                 // 6.4: any swap/marker entry under the VMA lock → RETRY.
                 trace(ctx.tracing, "do_swap_page", "non-present PTE under the VMA lock: VM_FAULT_RETRY")
@@ -39,12 +39,12 @@ extension Simulation {
         }
         if ctx.isWrite {
             if !pte.writable { return doWPPage(&ctx, vma, pte) }
-            ctx.handler = "handle_pte_fault"
+            ctx.handler = .handlePTEFault
             ctx.updatePTE(dirty: true)
             trace(ctx.tracing, "handle_pte_fault", "spurious write fault: PTE already writable, marked dirty+young")
             return []
         }
-        ctx.handler = "handle_pte_fault"
+        ctx.handler = .handlePTEFault
         ctx.updatePTE()
         trace(ctx.tracing, "handle_pte_fault", "spurious fault: PTE already present, marked young")
         return []
@@ -54,7 +54,7 @@ extension Simulation {
     /// page (no anon_vma needed); a write needs an anon_vma (vmf_anon_prepare())
     /// and installs a new exclusive order-0 anonymous folio.
     func doAnonymousPage(_ ctx: inout FaultContext, _ vma: VMA) -> VMFault {
-        ctx.handler = "do_anonymous_page"
+        ctx.handler = .doAnonymousPage
         if vma.flags.contains(.SHARED) {
             trace(ctx.tracing, "do_anonymous_page", "VM_SHARED without vm_ops: SIGBUS")
             return .sigbus
@@ -91,7 +91,7 @@ extension Simulation {
     func doFault(_ ctx: inout FaultContext, _ vma: VMA) -> VMFault {
         let ops = VMOps(vma)
         guard ops.fault else {
-            ctx.handler = "do_fault"
+            ctx.handler = .doFault
             trace(ctx.tracing, "do_fault", "vm_ops without ->fault and no PTE: SIGBUS")
             return .sigbus
         }
@@ -120,7 +120,7 @@ extension Simulation {
     /// Models do_read_fault() (mm/memory.c): fault-around first
     /// (->map_pages), then ->fault and finish_fault(). Never needs an anon_vma.
     func doReadFault(_ ctx: inout FaultContext, _ vma: VMA, _ ops: VMOps) -> VMFault {
-        ctx.handler = "do_read_fault"
+        ctx.handler = .doReadFault
         if ops.mapPages {
             let r = doFaultAround(&ctx, vma, ops)
             if !r.isEmpty { return r }
@@ -137,7 +137,7 @@ extension Simulation {
     /// vmf_can_call_fault(), then **vmf_anon_prepare()**, then ->fault, then a
     /// private anonymous copy of the page-cache page is mapped RW dirty.
     func doCowFault(_ ctx: inout FaultContext, _ vma: VMA, _ ops: VMOps) -> VMFault {
-        ctx.handler = "do_cow_fault"
+        ctx.handler = .doCowFault
         let c = vmfCanCallFault(&ctx, ops)
         if !c.isEmpty { return c }
         let a = vmfAnonPrepare(&ctx, vma)
@@ -154,7 +154,7 @@ extension Simulation {
     /// Models do_shared_fault() (mm/memory.c): ->fault, ->page_mkwrite when
     /// the file has it, then finish_fault() RW dirty. Never needs an anon_vma.
     func doSharedFault(_ ctx: inout FaultContext, _ vma: VMA, _ ops: VMOps) -> VMFault {
-        ctx.handler = "do_shared_fault"
+        ctx.handler = .doSharedFault
         let c = vmfCanCallFault(&ctx, ops)
         if !c.isEmpty { return c }
         let (page, r) = doFaultPage(&ctx, vma)

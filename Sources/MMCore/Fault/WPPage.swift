@@ -8,7 +8,7 @@ extension Simulation {
     /// else — the zero page, page-cache pages, anonymous pages still shared
     /// after fork — is copied by wp_page_copy().
     func doWPPage(_ ctx: inout FaultContext, _ vma: VMA, _ pte: PTE) -> VMFault {
-        ctx.handler = "do_wp_page"
+        ctx.handler = .doWPPage
         // vm_normal_page(): NULL for the zero page (a special PTE).
         let page: Folio? = (pte.folio?.isZero ?? true) ? nil : pte.folio
         if !vma.flags.intersection([.SHARED, .MAYSHARE]).isEmpty {

@@ -9,24 +9,25 @@ extension Simulation {
     /// M3 access error) is `success`; a detached VMA met during the lookup is
     /// additionally counted as `miss`. M1/M2 access-error fallbacks, M0 and
     /// kernel-mode faults count no VMA-lock event.
-    func recordFaultStats(_ d: LockDecision, handler: String?, outcome: FaultResult.Outcome, missed: Bool) {
-        Self.count(&stats.faults, d, handler, outcome, missed)   // one access to `stats`
+    func recordFaultStats(path: LockPath, stat: LockStat?, code: LockCode, handler: FaultHandler?,
+                          outcome: FaultResult.Outcome, missed: Bool) {
+        Self.count(&stats.faults, path, stat, code, handler, outcome, missed)   // one access to `stats`
     }
 
-    private static func count(_ f: inout Stats.Faults, _ d: LockDecision, _ handler: String?,
-                              _ outcome: FaultResult.Outcome, _ missed: Bool) {
+    private static func count(_ f: inout Stats.Faults, _ path: LockPath, _ stat: LockStat?, _ code: LockCode,
+                              _ handler: FaultHandler?, _ outcome: FaultResult.Outcome, _ missed: Bool) {
         f.total += 1
         if missed { f.vmaLockMiss += 1 }
-        switch d.stat {
+        switch stat {
         case .success?: f.vmaLockSuccess += 1
         case .abort?: f.vmaLockAbort += 1
         case .retry?: f.vmaLockRetry += 1
         case .miss?: f.vmaLockMiss += 1
         case nil: break
         }
-        if d.path != .vmaLock { f.mmapLock += 1 }
-        f.byReason[d.code.rawValue, default: 0] += 1
-        if let handler { f.byHandler[handler, default: 0] += 1 }
+        if path != .vmaLock { f.mmapLock += 1 }
+        f.reasonCounts[code.ordinal] += 1
+        if let handler { f.handlerCounts[handler.rawValue] += 1 }
         switch outcome {
         case .SIGSEGV: f.sigsegv += 1
         case .SIGBUS: f.sigbus += 1

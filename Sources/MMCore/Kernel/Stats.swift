@@ -10,11 +10,41 @@ public struct Stats: Sendable, Equatable, Codable {
         /// Faults (finally) handled under mmap_lock.
         public var mmapLock = 0
         /// Faults by §9.1 code ("VMA_OK", "NO_ANON_VMA", …).
-        public var byReason: [String: Int] = [:]
+        public var byReason: [String: Int] {
+            get { Self.dictionary(reasonCounts, LockCode.allCases.map(\.rawValue), otherReasons) }
+            set { (reasonCounts, otherReasons) = Self.counts(newValue, LockCode.allCases.map(\.rawValue)) }
+        }
         /// Faults by handler ("do_anonymous_page", …).
-        public var byHandler: [String: Int] = [:]
+        public var byHandler: [String: Int] {
+            get { Self.dictionary(handlerCounts, FaultHandler.allCases.map(\.name), otherHandlers) }
+            set { (handlerCounts, otherHandlers) = Self.counts(newValue, FaultHandler.allCases.map(\.name)) }
+        }
         public var sigsegv = 0
         public var sigbus = 0
+
+        /// The counters behind `byReason` and `byHandler`, indexed by
+        /// `LockCode.ordinal` and `FaultHandler.rawValue` (the fault path
+        /// counts without hashing strings); keys set through the public
+        /// setters that name no code or handler are kept aside.
+        var reasonCounts = [Int](repeating: 0, count: LockCode.allCases.count)
+        var handlerCounts = [Int](repeating: 0, count: FaultHandler.allCases.count)
+        var otherReasons: [String: Int] = [:]
+        var otherHandlers: [String: Int] = [:]
+
+        private static func dictionary(_ counts: [Int], _ names: [String], _ other: [String: Int]) -> [String: Int] {
+            var d = other
+            for (i, n) in counts.enumerated() where n != 0 { d[names[i]] = n }
+            return d
+        }
+
+        private static func counts(_ d: [String: Int], _ names: [String]) -> ([Int], [String: Int]) {
+            var counts = [Int](repeating: 0, count: names.count)
+            var other: [String: Int] = [:]
+            for (k, v) in d {
+                if let i = names.firstIndex(of: k) { counts[i] = v } else { other[k] = v }
+            }
+            return (counts, other)
+        }
     }
 
     public struct AnonVMAs: Sendable, Equatable, Codable {
@@ -42,4 +72,38 @@ public struct Stats: Sendable, Equatable, Codable {
     public var vmas = VMAs()
 
     public init() {}
+}
+
+extension Stats.Faults {
+    enum CodingKeys: String, CodingKey {
+        case total, vmaLockSuccess, vmaLockAbort, vmaLockRetry, vmaLockMiss, mmapLock, byReason, byHandler, sigsegv, sigbus
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        total = try c.decode(Int.self, forKey: .total)
+        vmaLockSuccess = try c.decode(Int.self, forKey: .vmaLockSuccess)
+        vmaLockAbort = try c.decode(Int.self, forKey: .vmaLockAbort)
+        vmaLockRetry = try c.decode(Int.self, forKey: .vmaLockRetry)
+        vmaLockMiss = try c.decode(Int.self, forKey: .vmaLockMiss)
+        mmapLock = try c.decode(Int.self, forKey: .mmapLock)
+        byReason = try c.decode([String: Int].self, forKey: .byReason)
+        byHandler = try c.decode([String: Int].self, forKey: .byHandler)
+        sigsegv = try c.decode(Int.self, forKey: .sigsegv)
+        sigbus = try c.decode(Int.self, forKey: .sigbus)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(total, forKey: .total)
+        try c.encode(vmaLockSuccess, forKey: .vmaLockSuccess)
+        try c.encode(vmaLockAbort, forKey: .vmaLockAbort)
+        try c.encode(vmaLockRetry, forKey: .vmaLockRetry)
+        try c.encode(vmaLockMiss, forKey: .vmaLockMiss)
+        try c.encode(mmapLock, forKey: .mmapLock)
+        try c.encode(byReason, forKey: .byReason)
+        try c.encode(byHandler, forKey: .byHandler)
+        try c.encode(sigsegv, forKey: .sigsegv)
+        try c.encode(sigbus, forKey: .sigbus)
+    }
 }

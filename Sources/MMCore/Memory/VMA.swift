@@ -15,7 +15,12 @@ public final class VMA {
     /// Object identity for traces (deterministic per session).
     public let id: Int
     public var start: UInt64
-    public var end: UInt64
+    public var end: UInt64 {
+        didSet { if let n = node, end != oldValue { n.endMoved(self, from: oldValue, to: end) } }
+    }
+    /// The VMATree chunk holding this VMA, which caches `end` as its search
+    /// key (set and cleared by the tree; the chunk clears it when freed).
+    unowned(unsafe) var node: VMATree.Chunk?
     /// vm_pgoff: page offset of `start`.
     public var pgoff: UInt64
     public var flags: VMFlags

@@ -34,6 +34,10 @@ enum Op {
             let (addr, access, _, _) = try Requests.fault(a)
             let pages = try a.int("pages", default: 1)
             guard pages >= 1 && pages <= 1 << 20 else { throw .badRequest("field '\(context)pages' must be 1…1048576") }
+            // The last page must not wrap past 2^64 (it would trap in the page loop).
+            guard !(addr & ~(Linux.PAGE_SIZE - 1)).addingReportingOverflow(UInt64(pages - 1) * Linux.PAGE_SIZE).overflow else {
+                throw .badRequest("field '\(context)pages': \(pages) pages from field '\(context)address' run past the end of the address space")
+            }
             return .touch(pid: try a.int("pid"), address: addr, pages: pages, access: access)
         default:
             guard Requests.syscallNames.contains(name) || ["openat", "exit_group", "clone", "vfork"].contains(name) else {

@@ -1,0 +1,183 @@
+/// One process's page table: virtual page number → PTE.
+///
+/// Two levels like the kernel's last two: page-table pages of
+/// `ptrsPerPTE` (512) entries, one per 2 MiB of address space (a PMD
+/// entry), found through an open-addressing hash of the PMD index. A
+/// lookup is one multiplicative hash and an array index; runs of pages
+/// share a table page. Table pages are freed when their last entry goes.
+/// Value semantics: tables are copy-on-write arrays.
+public struct PageTable {
+    /// PTRS_PER_PTE.
+    static let ptrsPerPTE = 512
+    static let tableShift: UInt64 = 9
+    static let emptyKey = UInt64.max
+
+    /// One hash slot: a PMD index and its page-table page.
+    struct Slot {
+        var key: UInt64
+        /// Non-nil entries in `ptes`.
+        var used: Int
+        var ptes: ContiguousArray<PTE?>
+    }
+
+    private var slots: ContiguousArray<Slot> = []
+    /// Slots holding a table.
+    private var tables = 0
+    public private(set) var count = 0
+
+    public init() {}
+
+    @inline(__always)
+    private static func hash(_ key: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
+
+    /// The slot holding the table for PMD index `key`, if any.
+    @inline(__always)
+    private func slot(of key: UInt64) -> Int? {
+        let n = slots.count
+        guard n > 0 else { return nil }
+        return slots.withUnsafeBufferPointer { s in
+            let mask = n - 1
+            var i = Self.hash(key, mask)
+            while true {
+                let k = s[i].key
+                if k == key { return i }
+                if k == Self.emptyKey { return nil }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    public subscript(vpn: UInt64) -> PTE? {
+        @inline(__always) get {
+            guard let s = slot(of: vpn >> Self.tableShift) else { return nil }
+            return slots[s].ptes[Int(truncatingIfNeeded: vpn) & (Self.ptrsPerPTE - 1)]
+        }
+        set {
+            let j = Int(truncatingIfNeeded: vpn) & (Self.ptrsPerPTE - 1)
+            if let s = slot(of: vpn >> Self.tableShift) {
+                let had = slots[s].ptes[j] != nil
+                slots[s].ptes[j] = newValue
+                let has = newValue != nil
+                if had == has { return }
+                if has {
+                    slots[s].used += 1
+                    count += 1
+                } else {
+                    slots[s].used -= 1
+                    count -= 1
+                    if slots[s].used == 0 { removeSlot(s) }
+                }
+            } else if let newValue {
+                var ptes = ContiguousArray<PTE?>(repeating: nil, count: Self.ptrsPerPTE)
+                ptes[j] = newValue
+                insertSlot(Slot(key: vpn >> Self.tableShift, used: 1, ptes: ptes))
+                count += 1
+            }
+        }
+    }
+
+    /// Removes and returns the entry at `vpn`.
+    @discardableResult
+    public mutating func remove(_ vpn: UInt64) -> PTE? {
+        guard let old = self[vpn] else { return nil }
+        self[vpn] = nil
+        return old
+    }
+
+    /// Calls `body` with every entry in [start, end) (byte addresses), in
+    /// ascending address order.
+    public func forEach(in start: UInt64, _ end: UInt64, _ body: (UInt64, PTE) throws -> Void) rethrows {
+        let lo = start >> Linux.PAGE_SHIFT, hi = end >> Linux.PAGE_SHIFT
+        if hi <= lo || count == 0 { return }
+        let firstKey = lo >> Self.tableShift, lastKey = (hi - 1) >> Self.tableShift
+        if lastKey - firstKey < UInt64(tables) * 4 {
+            var key = firstKey
+            while key <= lastKey {
+                if let s = slot(of: key) { try visit(s, lo, hi, body) }
+                key += 1
+            }
+            return
+        }
+        var found: [(key: UInt64, slot: Int)] = []
+        for (i, s) in slots.enumerated() where s.key != Self.emptyKey && s.key >= firstKey && s.key <= lastKey {
+            found.append((s.key, i))
+        }
+        found.sort { $0.key < $1.key }
+        for f in found { try visit(f.slot, lo, hi, body) }
+    }
+
+    /// `body` for the entries of slot `s` whose vpn is in [lo, hi).
+    @inline(__always)
+    private func visit(_ s: Int, _ lo: UInt64, _ hi: UInt64, _ body: (UInt64, PTE) throws -> Void) rethrows {
+        let base = slots[s].key << Self.tableShift
+        let from = Int(truncatingIfNeeded: max(lo, base) - base)
+        let to = Int(truncatingIfNeeded: min(hi, base + UInt64(Self.ptrsPerPTE)) - base)
+        let ptes = slots[s].ptes
+        for j in from..<to {
+            if let e = ptes[j] { try body(base + UInt64(j), e) }
+        }
+    }
+
+    /// The virtual page numbers with an entry in [start, end) (byte
+    /// addresses), ascending.
+    public func vpns(in start: UInt64, _ end: UInt64) -> [UInt64] {
+        var out: [UInt64] = []
+        forEach(in: start, end) { vpn, _ in out.append(vpn) }
+        return out
+    }
+
+    /// Every entry by vpn (O(n): for inspection, not for hot paths).
+    public var entries: [UInt64: PTE] {
+        var d: [UInt64: PTE] = [:]
+        d.reserveCapacity(count)
+        forEach(in: 0, UInt64.max) { d[$0] = $1 }
+        return d
+    }
+
+    // MARK: the hash of table pages
+
+    private mutating func insertSlot(_ new: Slot) {
+        if (tables + 1) * 2 > slots.count { grow() }
+        let mask = slots.count - 1
+        var i = Self.hash(new.key, mask)
+        while slots[i].key != Self.emptyKey { i = (i + 1) & mask }
+        slots[i] = new
+        tables += 1
+    }
+
+    private mutating func grow() {
+        let old = slots
+        let n = max(16, old.count * 2)
+        slots = ContiguousArray(repeating: Slot(key: Self.emptyKey, used: 0, ptes: []), count: n)
+        let mask = n - 1
+        for s in old where s.key != Self.emptyKey {
+            var i = Self.hash(s.key, mask)
+            while slots[i].key != Self.emptyKey { i = (i + 1) & mask }
+            slots[i] = s
+        }
+    }
+
+    /// Frees the table in slot `i` (backward-shift deletion keeps every
+    /// remaining key reachable from its home slot).
+    private mutating func removeSlot(_ i: Int) {
+        let mask = slots.count - 1
+        var hole = i
+        var j = i
+        slots[hole] = Slot(key: Self.emptyKey, used: 0, ptes: [])
+        tables -= 1
+        while true {
+            j = (j + 1) & mask
+            let k = slots[j].key
+            if k == Self.emptyKey { return }
+            let home = Self.hash(k, mask)
+            // Move j back into the hole unless its home lies cyclically in (hole, j].
+            let inRange = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
+            if !inRange {
+                slots.swapAt(hole, j)
+                hole = j
+            }
+        }
+    }
+}
