@@ -183,7 +183,10 @@ public struct FlagTable: Sendable {
     public func parse(_ text: String) throws(FlagParseError) -> UInt64 {
         var result: UInt64 = 0
         for raw in text.split(separator: "|", omittingEmptySubsequences: false) {
-            let token = String(raw.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+            var sub = raw[...]
+            while let c = sub.first, c == " " || c == "\t" { sub = sub.dropFirst() }
+            while let c = sub.last, c == " " || c == "\t" { sub = sub.dropLast() }
+            let token = String(sub)
             if let v = byName[token] { result |= v; continue }
             if token == zeroName { continue }
             if let v = Self.parseNumber(token) { result |= v; continue }

@@ -2,6 +2,9 @@ import MMCore
 
 /// JSON shapes of api.md, built from MMCore values in one place.
 enum DTO {
+    /// How many populate faults a syscall response lists in full.
+    static let maxFaultsShown = 64
+
     static func perms(_ f: VMFlags) -> String {
         var s = ""
         s += f.contains(.READ) ? "r" : "-"
@@ -80,7 +83,11 @@ enum DTO {
         m.append(("strace", .string(r.strace)))
         m.append(("effects", effects(r.effects)))
         m.append(("trace", trace(r.trace)))
-        if !r.faults.isEmpty { m.append(("faults", .array(r.faults.map { fault($0, summary: false) }))) }
+        if !r.faults.isEmpty {
+            // Populating a large range takes one fault per page: show the first ones in full.
+            m.append(("faults_total", .num(r.faults.count)))
+            m.append(("faults", .array(r.faults.prefix(maxFaultsShown).map { fault($0, summary: false) })))
+        }
         return .object(m)
     }
 

@@ -20,7 +20,10 @@ enum Op {
         case "file":
             let modeText = try a.has("mode") ? modeString(a) : "0644"
             guard let mode = UInt32(modeText, radix: 8) else { throw .badRequest("field '\(context)mode' must be octal like \"0644\"") }
-            return .file(path: try a.string("path"), size: try a.u64("size"), mode: mode)
+            guard case let .int(size)? = a.value["size"], size >= 0 else {
+                throw .badRequest("field '\(context)size' must be a non-negative integer (bytes)")
+            }
+            return .file(path: try a.string("path"), size: UInt64(size), mode: mode)
         case "process":
             return .process(comm: try a.string("comm", default: "sim"))
         case "fault":

@@ -15,8 +15,14 @@ public final class Session: @unchecked Sendable {
     let events = NSCondition()
     /// Every operation applied, as the JSON that would replay it.
     private(set) var log: [JSONValue] = []
-    /// Encoded SSE payloads (`{"seq", "op", "result"}`), parallel to `log`.
-    private(set) var eventPayloads: [[UInt8]] = []
+    /// Results of the operations, parallel to `log`, encoded for SSE only
+    /// when a subscriber reads them. Only the newest `eventHistory` are kept.
+    private var results: [JSONValue] = []
+    /// Index in `log` of `results[0]`.
+    private var resultsBase = 0
+    /// How many results SSE can replay to a late subscriber.
+    static let eventHistory = 10_000
+    private var eventCount: Int { resultsBase + results.count }
     /// Set when the session is deleted or expired: subscribers stop.
     private(set) var closed = false
     /// Monotonic seconds of the last request (idle expiry).
@@ -27,8 +33,17 @@ public final class Session: @unchecked Sendable {
         self.name = name
         self.limits = limits
         self.sim = Simulation(model: model, options: options)
-        self.createdAt = ISO8601DateFormatter().string(from: Date())
+        self.createdAt = Self.utcTimestamp()
         self.lastUsed = now
+    }
+
+    /// The current time as ISO 8601 UTC ("2026-11-26T15:36:08Z"), via gmtime_r.
+    static func utcTimestamp() -> String {
+        var t = time(nil)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday))T\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec))Z"
     }
 
     /// Runs `body` with the session locked.
@@ -41,23 +56,30 @@ public final class Session: @unchecked Sendable {
     /// Records an applied operation and wakes SSE subscribers.
     func record(op: JSONValue, result: JSONValue) {
         log.append(op)
-        let payload = JSONWriter.encode(.object([("seq", .num(log.count)), ("op", op), ("result", result)]))
         events.lock()
-        eventPayloads.append(payload)
+        results.append(result)
+        if results.count > 2 * Self.eventHistory {
+            results.removeFirst(Self.eventHistory)
+            resultsBase += Self.eventHistory
+        }
         events.broadcast()
         events.unlock()
     }
 
-    /// Event payloads from index `from`, waiting up to `timeout` seconds for one.
-    /// Returns nil when the session is closed.
-    func waitEvents(from: Int, timeout: Double) -> [[UInt8]]? {
+    /// Encoded events (`{"seq", "op", "result"}`) from index `from` (older
+    /// ones than the kept history are skipped), waiting up to `timeout`
+    /// seconds for one. Returns nil when the session is closed.
+    func waitEvents(from: Int, timeout: Double) -> (next: Int, payloads: [[UInt8]])? {
         events.lock()
-        defer { events.unlock() }
-        if eventPayloads.count <= from && !closed {
+        if eventCount <= from && !closed {
             _ = events.wait(until: Date(timeIntervalSinceNow: timeout))
         }
-        if closed { return nil }
-        return from < eventPayloads.count ? Array(eventPayloads[from...]) : []
+        if closed { events.unlock(); return nil }
+        let start = max(from, resultsBase)
+        let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 - resultsBase]) } : []
+        events.unlock()
+        let payloads = picked.map { JSONWriter.encode(.object([("seq", .num($0.0 + 1)), ("op", $0.1), ("result", $0.2)])) }
+        return (start + picked.count, payloads)
     }
 
     /// Stops SSE subscribers.

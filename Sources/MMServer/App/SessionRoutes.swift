@@ -147,15 +147,16 @@ extension MMSimApp {
         return .eventStream { writer in
             var next = from
             while true {
-                guard let batch = s.waitEvents(from: next, timeout: 15) else { return }
+                guard let (after, batch) = s.waitEvents(from: next, timeout: 15) else { return }
                 if batch.isEmpty {
                     if !writer.writeComment("keep-alive") { return }
                     continue
                 }
-                for payload in batch {
-                    next += 1
-                    if !writer.writeEvent(String(decoding: payload, as: UTF8.self), event: "op", id: String(next)) { return }
+                for (k, payload) in batch.enumerated() {
+                    let seq = after - batch.count + k + 1
+                    if !writer.writeEvent(String(decoding: payload, as: UTF8.self), event: "op", id: String(seq)) { return }
                 }
+                next = after
             }
         }
     }

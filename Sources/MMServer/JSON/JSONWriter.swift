@@ -38,22 +38,30 @@ public enum JSONWriter {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    /// Appends a quoted, escaped string.
+    /// Appends a quoted, escaped string, copying runs of plain bytes at once.
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(0x22)
-        for c in s.utf8 {
-            switch c {
-            case 0x22: out.append(0x5c); out.append(0x22)
-            case 0x5c: out.append(0x5c); out.append(0x5c)
-            case 0x0a: out.append(0x5c); out.append(UInt8(ascii: "n"))
-            case 0x0d: out.append(0x5c); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(0x5c); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hexDigits[Int(c >> 4)])
-                out.append(hexDigits[Int(c & 0xf)])
-            default: out.append(c)
+        var s = s
+        s.withUTF8 { bytes in
+            var runStart = 0
+            for i in 0..<bytes.count {
+                let c = bytes[i]
+                guard c < 0x20 || c == 0x22 || c == 0x5c else { continue }
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                runStart = i + 1
+                switch c {
+                case 0x22: out.append(0x5c); out.append(0x22)
+                case 0x5c: out.append(0x5c); out.append(0x5c)
+                case 0x0a: out.append(0x5c); out.append(UInt8(ascii: "n"))
+                case 0x0d: out.append(0x5c); out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(0x5c); out.append(UInt8(ascii: "t"))
+                default:
+                    out.append(contentsOf: [0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                    out.append(hexDigits[Int(c >> 4)])
+                    out.append(hexDigits[Int(c & 0xf)])
+                }
             }
+            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
         }
         out.append(0x22)
     }
