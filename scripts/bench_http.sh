@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of the mmsim HTTP service with wrk (apt-get install wrk).
 #
-#   scripts/bench_http.sh            build release (.build-release, not in git), run, update docs/BENCHMARKS-http.md
+#   scripts/bench_http.sh            build release (.build-release, not in git), run, update docs/BENCHMARKS.md
 #   BIN=path/to/mmsim scripts/bench_http.sh   benchmark an existing binary (no build)
 #   DURATION=10 THREADS=2 CONNECTIONS=16 BATCH_OPS=10000 WRITE_DOC=0 STRICT=1 …
 #
@@ -28,7 +28,7 @@ IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 WRITE_DOC=${WRITE_DOC:-1}
 PROFILE=${PROFILE:-0}      # 1: perf record -g the server during each run and print where its time goes
 STRICT=${STRICT:-0}
-DOC=docs/BENCHMARKS-http.md
+DOC=docs/BENCHMARKS.md
 
 command -v wrk >/dev/null || { echo "bench_http: wrk is not installed (apt-get install wrk)"; exit 2; }
 if [ -z "${BIN:-}" ]; then

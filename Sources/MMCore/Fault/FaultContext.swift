@@ -40,7 +40,7 @@ struct FaultContext {
     /// Kernel-initiated (GUP/populate): mmap_lock only, no access_error, no stack growth.
     let gup: Bool
     var flags: FaultFlags
-    /// Lock-path steps for `LockDecision.steps`.
+    /// Lock-path steps for `LockDecision.steps` (recorded only when tracing).
     var steps: [LockStep] = []
     /// The §9.1 code: the reason of the fallback, or the final per-VMA result.
     var code: LockCode = .LEGACY
@@ -58,7 +58,7 @@ struct FaultContext {
     /// The anon_vma outcome reported to the caller.
     var anon: AnonVMAOutcome = .none
     /// Handler that finally ran.
-    var handler: String?
+    var handler: FaultHandler?
     var outcome: FaultResult.Outcome = .handled
     var siCode: FaultResult.SiCode?
     /// The VMA the fault was finally handled against.
@@ -87,7 +87,6 @@ struct FaultContext {
         if access == .exec { f.insert(.instruction) }
         if mode == .user && !gup { f.insert(.user) }
         self.flags = f
-        steps.reserveCapacity(4)
     }
 
     @inline(__always) var isWrite: Bool { flags.contains(.write) }
@@ -110,8 +109,11 @@ struct FaultContext {
         setPTE(e)
     }
 
+    /// Records a lock-path step (when tracing: summary mode reports only
+    /// the lock path and code).
+    @inline(__always)
     mutating func step(_ fn: String, _ result: String, _ reason: String? = nil) {
-        steps.append(LockStep(fn: fn, result: result, reason: reason))
+        if tracing { steps.append(LockStep(fn: fn, result: result, reason: reason)) }
     }
 }
 

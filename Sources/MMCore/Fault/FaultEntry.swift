@@ -64,14 +64,15 @@ extension Simulation {
         } else {
             path = .mmapLock
         }
-        let decision = LockDecision(path: path, stat: ctx.stat, code: ctx.code, steps: ctx.steps)
         if let vma = ctx.vma, ctx.outcome == .handled {
             if ctx.access == .write { vma.faultedWrite = true } else { vma.faultedRead = true }
         }
-        recordFaultStats(decision, handler: ctx.handler, outcome: ctx.outcome, missed: ctx.missed)
+        recordFaultStats(path: path, stat: ctx.stat, code: ctx.code, handler: ctx.handler, outcome: ctx.outcome,
+                         missed: ctx.missed)
+        let decision = LockDecision(path: path, stat: ctx.stat, code: ctx.code, steps: ctx.steps)
         let after = ctx.pte
         return FaultResult(fault: true, address: ctx.address, access: ctx.access, mode: ctx.mode, outcome: ctx.outcome,
-                           siCode: ctx.siCode, lock: decision, handler: ctx.handler, anonVMA: ctx.anon,
+                           siCode: ctx.siCode, lock: decision, handler: ctx.handler?.name, anonVMA: ctx.anon,
                            pteBefore: PTESnapshot(before), pteAfter: PTESnapshot(after),
                            folio: after?.folio.map(FolioSnapshot.init),
                            vma: ctx.vma.map(VMASnapshot.init), trace: ctx.tracing ? tracer.take() : [])

@@ -37,7 +37,10 @@ public final class Simulation {
     /// Inodes by path.
     public private(set) var inodes: [String: Inode] = [:]
     /// Processes by pid (exited ones stay, state .exited).
-    public internal(set) var processes: [Int: Process] = [:]
+    public internal(set) var processes: [Int: Process] = [:] { didSet { byPid = [] } }
+    /// `processes` as an array indexed by pid, filled on lookup (no hashing
+    /// on the fault path); emptied whenever `processes` changes.
+    private var byPid: ContiguousArray<Process?> = []
     /// Live anon_vmas by id.
     public internal(set) var anonVMAs: [Int: AnonVMA] = [:]
     /// The shared zero page (folio id 0).
@@ -85,9 +88,19 @@ public final class Simulation {
     }
 
     /// A running process, or the error the API reports.
+    @inline(__always)
     public func process(_ pid: Int) throws(SimulationError) -> Process {
+        if pid >= 0, pid < byPid.count, let p = byPid[pid], p.state == .running { return p }
+        return try processSlow(pid)
+    }
+
+    private func processSlow(_ pid: Int) throws(SimulationError) -> Process {
         guard let p = processes[pid] else { throw .noSuchProcess(pid) }
         guard p.state == .running else { throw .processExited(pid) }
+        if pid >= 0 && pid < 1 << 16 {
+            if byPid.count <= pid { byPid.append(contentsOf: repeatElement(nil, count: pid + 1 - byPid.count)) }
+            byPid[pid] = p
+        }
         return p
     }
 

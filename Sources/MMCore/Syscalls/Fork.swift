@@ -122,9 +122,9 @@ extension Simulation {
         for (i, c) in copies.enumerated() { byStart[c.parent.start] = i }
         var wp = [Int](repeating: 0, count: copies.count)
         var protect: [UInt64] = []
-        for (vpn, pte) in pm.pageTable.entries {
+        pm.pageTable.forEach(in: 0, UInt64.max) { vpn, pte in
             guard let pv = pm.vmas.find(containing: vpn << Linux.PAGE_SHIFT), let i = byStart[pv.start],
-                  copies[i].parent === pv else { continue }
+                  copies[i].parent === pv else { return }
             if copyPTE(cm, pv, vpn, pte) {
                 protect.append(vpn)
                 wp[i] += 1
