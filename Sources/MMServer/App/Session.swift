@@ -25,7 +25,7 @@ public final class Session: @unchecked Sendable {
     private var eventCount: Int { resultsBase + results.count }
     /// Set when the session is deleted or expired: subscribers stop.
     private(set) var closed = false
-    /// Monotonic seconds of the last request (idle expiry).
+    /// Monotonic seconds of the last request (idle expiry); guarded by the store's lock.
     var lastUsed: Double
 
     init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double) {
@@ -54,9 +54,11 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Records an applied operation and wakes SSE subscribers.
+    /// Called with the session lock held; `log` and `results` change under
+    /// `events` too, so SSE subscribers (which hold only `events`) never race.
     func record(op: JSONValue, result: JSONValue) {
-        log.append(op)
         events.lock()
+        log.append(op)
         results.append(result)
         if results.count > 2 * Self.eventHistory {
             results.removeFirst(Self.eventHistory)

@@ -38,11 +38,12 @@ public final class SessionStore: @unchecked Sendable {
 
     /// The session with this id, or 404.
     func get(_ id: String) throws(APIError) -> Session {
+        let now = Self.now()
         lock.lock()
         let s = sessions[id]
+        s?.lastUsed = now
         lock.unlock()
         guard let s else { throw .notFound("no session '\(id)'") }
-        s.lastUsed = Self.now()
         return s
     }
 
