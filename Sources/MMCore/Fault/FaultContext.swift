@@ -26,11 +26,14 @@ struct VMFault: OptionSet {
 }
 
 /// The state of one fault as it travels through the pipeline (`struct vm_fault`
-/// plus what the simulator reports about it).
-struct FaultContext {
-    // Both outlive the fault; no reference counting on the hot path.
+/// plus what the simulator reports about it). Noncopyable: built in place
+/// and passed `inout` through the pipeline, never copied.
+struct FaultContext: ~Copyable {
+    // Both outlive the fault. `p` is rarely used (an unmanaged reference
+    // costs a retain per use); `mm` is used at every stage: held strongly, it
+    // is retained once and borrowed from then on.
     unowned(unsafe) let p: Process
-    unowned(unsafe) let mm: MM
+    let mm: MM
     let address: UInt64
     /// Virtual page number of `address`.
     let vpn: UInt64

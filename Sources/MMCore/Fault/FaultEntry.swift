@@ -20,43 +20,53 @@ extension Simulation {
     /// though the PTE allows the access (a stale TLB entry; §9.2 rows 9–10).
     func handleFault(_ p: Process, address: UInt64, access: Access, mode: FaultMode,
                      inject: FaultInjection, gup: Bool, spurious: Bool = false) -> FaultResult {
-        let mm = p.mm
         let vpn = address >> Linux.PAGE_SHIFT
-        let before = mm.pageTable[vpn]
+        let before = p.mm.pageTable[vpn]
         let tracing = tracer.enabled
-        if !spurious, let e = before, e.present {
-            let vma = mm.vmas.find(containing: address)
+        // (A write to a read-only PTE faults whatever the VMA: no lookup.)
+        if !spurious, let e = before, e.present, access != .write || e.writable {
+            let vma = p.mm.vmas.find(containing: address)
             if pteAllows(e, vma, access) {
                 // No fault: the MMU sets young (and dirty for a write).
                 var n = e
                 n.young = true
                 if access == .write { n.dirty = true }
-                mm.pageTable[vpn] = n
+                p.mm.pageTable[vpn] = n
                 return FaultResult(fault: false, address: address, access: access, mode: mode, outcome: .handled,
                                    siCode: nil, lock: nil, handler: nil, anonVMA: .none,
                                    pteBefore: PTESnapshot(before), pteAfter: PTESnapshot(n), folio: nil,
-                                   vma: vma.map(VMASnapshot.init), trace: tracing ? tracer.take() : [])
+                                   vma: tracing ? vma.map(VMASnapshot.init) : nil, trace: tracing ? tracer.take() : [])
             }
         }
+        let pteBefore = PTESnapshot(before)
         var ctx = FaultContext(p: p, address: address, access: access, mode: mode, inject: inject, gup: gup,
-                               pte: before, tracing: tracing)
-        var result = runFault(&ctx, before: before)
+                               pte: consume before, tracing: tracing)
+        let result = runFault(&ctx, before: pteBefore)
         // The CPU retries the access: an exec from a non-exec page now hits a
         // present PTE and takes a protection fault (§4.5, row 22).
         if result.outcome == .handled, !gup, !spurious, !pteAllows(ctx.pte, ctx.vma, access) {
-            var ctx2 = FaultContext(p: p, address: address, access: access, mode: mode, inject: .none, gup: false,
-                                    pte: ctx.pte, tracing: tracing)
-            let second = runFault(&ctx2, before: ctx.pte)
-            result.outcome = second.outcome
-            result.siCode = second.siCode
-            result.secondFault = [second]
+            return secondFault(result, p, pte: ctx.pte, tracing: tracing)
         }
+        return result
+    }
+
+    /// The protection fault the CPU takes when it retries the access after
+    /// `first` (§4.5): `first` with the second fault's signal attached.
+    @inline(never)
+    private func secondFault(_ first: FaultResult, _ p: Process, pte: PTE?, tracing: Bool) -> FaultResult {
+        var result = first
+        var ctx2 = FaultContext(p: p, address: first.address, access: first.access, mode: first.mode, inject: .none,
+                                gup: false, pte: pte, tracing: tracing)
+        let second = runFault(&ctx2, before: PTESnapshot(pte))
+        result.outcome = second.outcome
+        result.siCode = second.siCode
+        result.secondFault = [second]
         return result
     }
 
     /// One hardware fault: the lock decision, the handler, statistics and the
     /// result record.
-    private func runFault(_ ctx: inout FaultContext, before: PTE?) -> FaultResult {
+    private func runFault(_ ctx: inout FaultContext, before: PTESnapshot) -> FaultResult {
         doUserAddrFault(&ctx)
         let path: LockPath
         if ctx.vmaAttempt {
@@ -64,17 +74,17 @@ extension Simulation {
         } else {
             path = .mmapLock
         }
-        if let vma = ctx.vma, ctx.outcome == .handled {
-            if ctx.access == .write { vma.faultedWrite = true } else { vma.faultedRead = true }
+        if ctx.outcome == .handled {
+            if ctx.access == .write { ctx.vma?.faultedWrite = true } else { ctx.vma?.faultedRead = true }
         }
         recordFaultStats(path: path, stat: ctx.stat, code: ctx.code, handler: ctx.handler, outcome: ctx.outcome,
                          missed: ctx.missed)
-        let decision = LockDecision(path: path, stat: ctx.stat, code: ctx.code, steps: ctx.steps)
-        let after = ctx.pte
+        let decision = LockDecision(path: path, stat: ctx.stat, code: ctx.code, steps: ctx.tracing ? ctx.steps : [])
         return FaultResult(fault: true, address: ctx.address, access: ctx.access, mode: ctx.mode, outcome: ctx.outcome,
                            siCode: ctx.siCode, lock: decision, handler: ctx.handler?.name, anonVMA: ctx.anon,
-                           pteBefore: PTESnapshot(before), pteAfter: PTESnapshot(after),
-                           folio: after?.folio.map(FolioSnapshot.init),
-                           vma: ctx.vma.map(VMASnapshot.init), trace: ctx.tracing ? tracer.take() : [])
+                           pteBefore: before, pteAfter: PTESnapshot(ctx.pte),
+                           folio: ctx.tracing ? ctx.pte?.folio.map(FolioSnapshot.init) : nil,
+                           vma: ctx.tracing ? ctx.vma.map(VMASnapshot.init) : nil,
+                           trace: ctx.tracing ? tracer.take() : [])
     }
 }

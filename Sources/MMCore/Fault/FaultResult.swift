@@ -99,6 +99,7 @@ public struct LockDecision: Sendable, Equatable {
     public var path: LockPath
     public var stat: LockStat?
     public var code: LockCode
+    /// The attempts on the way (recorded only when tracing).
     public var steps: [LockStep]
 }
 
@@ -121,7 +122,9 @@ public struct AnonVMAOutcome: Sendable, Equatable {
     public var fromVMA: String?
     public var candidates: [AnonVMACandidate]
 
-    public static let none = AnonVMAOutcome(action: .none, id: nil, fromSide: nil, fromVMA: nil, candidates: [])
+    public static var none: AnonVMAOutcome {
+        AnonVMAOutcome(action: .none, id: nil, fromSide: nil, fromVMA: nil, candidates: [])
+    }
 }
 
 /// A PTE's visible state.
@@ -132,7 +135,7 @@ public struct PTESnapshot: Sendable, Equatable {
     public var guardMarker: Bool
     public var folio: Int?
 
-    public init(_ pte: PTE?) {
+    public init(_ pte: __shared PTE?) {
         present = pte?.present ?? false
         writable = pte?.writable ?? false
         dirty = pte?.dirty ?? false
@@ -151,7 +154,7 @@ public struct FolioSnapshot: Sendable, Equatable {
     public var index: UInt64
     public var copiedFrom: Int?
 
-    public init(_ f: Folio) {
+    public init(_ f: __shared Folio) {
         id = f.id
         kind = f.kind
         mapcount = f.mapcount
@@ -181,8 +184,9 @@ public struct FaultResult: Sendable {
     public var anonVMA: AnonVMAOutcome
     public var pteBefore: PTESnapshot
     public var pteAfter: PTESnapshot
+    /// The folio the PTE maps afterwards (recorded only when tracing).
     public var folio: FolioSnapshot?
-    /// The VMA after the fault (nil for SEGV_MAPERR).
+    /// The VMA after the fault (nil for SEGV_MAPERR; recorded only when tracing).
     public var vma: VMASnapshot?
     public var trace: [TraceStep]
     /// An exec fault on a non-exec page takes a second (protection) fault: this is it.

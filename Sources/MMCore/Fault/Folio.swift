@@ -13,28 +13,54 @@ public final class Folio {
         case zero
     }
 
-    /// "f1", "f2", … in allocation order (the zero page is f0).
-    public let id: Int
-    public let kind: Kind
-    /// anon: the anon_vma folio->mapping points at (moved on reuse).
-    public var anonVMA: AnonVMA?
+    // One folio is allocated per faulted page, so the stored layout is
+    // compact (56 bytes: one 64-byte heap block): anon_vma and inode share
+    // one reference (folio->mapping), the map count is 32-bit and "no copy
+    // source" is a sentinel. The public properties below present them.
+
+    /// folio->mapping: the AnonVMA of an anonymous folio or the Inode of a
+    /// page-cache / shmem folio (`kind` says which).
+    private var mapping: AnyObject?
     /// anon: linear page index at first mapping; file/shmem: page index.
     public var index: UInt64
-    /// file/shmem: the inode whose page cache holds it.
-    public let inode: Inode?
-    /// Number of PTEs mapping it across all processes (/proc/kpagecount).
-    public var mapcount = 0
+    /// "f1", "f2", … in allocation order (the zero page is f0).
+    public let id: Int
+    private var copiedFromID: Int
+    private var mapcount32: Int32
+    public let kind: Kind
     /// PageAnonExclusive.
     public var anonExclusive = false
-    /// The folio this one was copied from by a CoW fault, if any.
-    public var copiedFrom: Int?
+
+    private static let noCopySource = Int.min
 
     public init(id: Int, kind: Kind, index: UInt64, inode: Inode? = nil, anonVMA: AnonVMA? = nil) {
         self.id = id
         self.kind = kind
         self.index = index
-        self.inode = inode
-        self.anonVMA = anonVMA
+        self.mapping = kind == .anon ? anonVMA : inode
+        self.copiedFromID = Self.noCopySource
+        self.mapcount32 = 0
+    }
+
+    /// anon: the anon_vma folio->mapping points at (moved on reuse).
+    public var anonVMA: AnonVMA? {
+        get { kind == .anon ? mapping as? AnonVMA : nil }
+        set { if kind == .anon { mapping = newValue } }
+    }
+
+    /// file/shmem: the inode whose page cache holds it.
+    public var inode: Inode? { kind == .anon ? nil : mapping as? Inode }
+
+    /// Number of PTEs mapping it across all processes (/proc/kpagecount).
+    public var mapcount: Int {
+        @inline(__always) get { Int(mapcount32) }
+        @inline(__always) set { mapcount32 = Int32(newValue) }
+    }
+
+    /// The folio this one was copied from by a CoW fault, if any.
+    public var copiedFrom: Int? {
+        get { copiedFromID == Self.noCopySource ? nil : copiedFromID }
+        set { copiedFromID = newValue ?? Self.noCopySource }
     }
 
     public var isAnon: Bool { kind == .anon }

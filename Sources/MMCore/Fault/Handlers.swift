@@ -19,11 +19,12 @@ extension Simulation {
     /// non-present marker → do_swap_page(); present → do_wp_page() for a write
     /// to a read-only PTE, otherwise a spurious fault that only sets young/dirty.
     func handlePTEFault(_ ctx: inout FaultContext, _ vma: VMA) -> VMFault {
-        guard let pte = ctx.pte else {
+        // vmf->orig_pte's bits are read in place (no copy of its folio reference).
+        guard let present = ctx.pte?.present else {
             // do_pte_missing()
             return vma.isAnonymous ? doAnonymousPage(&ctx, vma) : doFault(&ctx, vma)
         }
-        if !pte.present {
+        if !present {
             ctx.handler = .doSwapPage
             if ctx.underVMALock && model.swapRetryUnderVMALock {
                 // 6.4: any swap/marker entry under the VMA lock → RETRY.
@@ -31,14 +32,14 @@ extension Simulation {
                 ctx.retryCode = .SWAP_RETRY
                 return .retry
             }
-            if pte.guardMarker {
+            if ctx.pte?.guardMarker == true {
                 trace(ctx.tracing, "handle_pte_marker", "guard-region marker at \(hex(ctx.address)): VM_FAULT_SIGSEGV")
                 return .sigsegv
             }
             return .sigbus
         }
         if ctx.isWrite {
-            if !pte.writable { return doWPPage(&ctx, vma, pte) }
+            if ctx.pte?.writable != true { return doWPPage(&ctx, vma) }
             ctx.handler = .handlePTEFault
             ctx.updatePTE(dirty: true)
             trace(ctx.tracing, "handle_pte_fault", "spurious write fault: PTE already writable, marked dirty+young")

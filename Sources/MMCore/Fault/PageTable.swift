@@ -57,9 +57,12 @@ public struct PageTable {
         set {
             let j = Int(truncatingIfNeeded: vpn) & (Self.ptrsPerPTE - 1)
             if let s = slot(of: vpn >> Self.tableShift) {
-                let had = slots[s].ptes[j] != nil
-                slots[s].ptes[j] = newValue
-                let has = newValue != nil
+                // Swapped in place: the new entry moves in and the old one out,
+                // without copying either (no reference counting of their folios).
+                var entry = newValue
+                let has = entry != nil
+                swap(&slots[s].ptes[j], &entry)
+                let had = entry != nil
                 if had == has { return }
                 if has {
                     slots[s].used += 1

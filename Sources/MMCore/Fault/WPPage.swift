@@ -7,10 +7,10 @@ extension Simulation {
     /// order 0, refcount 1 ⇔ mapcount 1 here), is reused in place; everything
     /// else — the zero page, page-cache pages, anonymous pages still shared
     /// after fork — is copied by wp_page_copy().
-    func doWPPage(_ ctx: inout FaultContext, _ vma: VMA, _ pte: PTE) -> VMFault {
+    func doWPPage(_ ctx: inout FaultContext, _ vma: VMA) -> VMFault {
         ctx.handler = .doWPPage
-        // vm_normal_page(): NULL for the zero page (a special PTE).
-        let page: Folio? = (pte.folio?.isZero ?? true) ? nil : pte.folio
+        // vm_normal_page() on vmf->orig_pte: NULL for the zero page (a special PTE).
+        let page: Folio? = ctx.pte?.folio.flatMap { $0.isZero ? nil : $0 }
         if !vma.flags.intersection([.SHARED, .MAYSHARE]).isEmpty {
             return wpPageShared(&ctx, vma, page)
         }

@@ -79,7 +79,7 @@ public struct VMASnapshot: Sendable, Equatable {
     public var fileID: Int?
     public var anonVMA: Int?
 
-    public init(_ v: VMA) {
+    public init(_ v: __shared VMA) {
         start = v.start
         end = v.end
         pgoff = v.pgoff

@@ -12,10 +12,10 @@ extension Replayer {
             if case .exit = call {} else { return step(line, tracePid, .skipped, "\(call.name) has no result in the trace") }
             ret = 0
         }
-        var fdMap = fdTable(p.pid)
         let replayed: Syscall
         switch call {
         case let .open(path, flags):
+            var fdMap = fdTable(p.pid)
             if path == "<unknown>" {
                 // perf shows no file names: open lazily at the first mmap, named after the layout hints.
                 lazyOpens[p.pid, default: [:]][Int(truncatingIfNeeded: ret)] = flags
@@ -32,6 +32,7 @@ extension Replayer {
             setFdTable(p.pid, fdMap)
             return step(line, tracePid, .applied, r.strace)
         case let .close(fd):
+            var fdMap = fdTable(p.pid)
             if lazyOpens[p.pid]?.removeValue(forKey: fd) != nil {
                 return step(line, tracePid, .applied, "close(\(fd)): never mapped")
             }
@@ -43,6 +44,7 @@ extension Replayer {
         case let .mmap(_, length, prot, flags, fd, offset):
             var simFd = -1
             if flags & Linux.MAP_ANONYMOUS == 0 {
+                var fdMap = fdTable(p.pid)
                 if let f = fdMap[fd] {
                     simFd = f
                 } else {

@@ -108,7 +108,10 @@ public final class Replayer {
     func appendFault(_ f: FaultResult) { faultResults.append(f) }
     public private(set) var report = ReplayReport()
     /// Trace task id → simulated pid (threads map to their process).
-    private var pids: [Int: Int] = [:]
+    private var pids: [Int: Int] = [:] { didSet { lastProcess = nil } }
+    /// The last `process(for:)` answer (consecutive events mostly come from
+    /// one task): no hashing per event.
+    private var lastProcess: (key: Int, process: Process)?
     /// Per simulated pid: trace fd → simulated fd.
     private var fds: [Int: [Int: Int]] = [:]
     private var pendingFault: [Int: (line: Int, address: UInt64, simTookMmapLock: Bool, realTookMmapLock: Bool)] = [:]
@@ -141,7 +144,12 @@ public final class Replayer {
     /// The simulated process for a trace task, created on first sight.
     private func process(for tracePid: Int?) -> Process? {
         let key = tracePid ?? -1
-        if let p = pids[key] { return sim.processes[p] }
+        if let last = lastProcess, last.key == key { return last.process }
+        if let p = pids[key] {
+            let found = sim.processes[p]
+            if let found { lastProcess = (key, found) }
+            return found
+        }
         let p: Process
         if pids.isEmpty, let rootPid, let existing = sim.processes[rootPid] {
             p = existing

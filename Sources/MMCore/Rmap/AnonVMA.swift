@@ -14,7 +14,7 @@ public final class AnonVMA {
     public var numChildren = 0
     public var numActiveVMAs = 0
     /// The interval tree (rb_root) of AVCs, keyed by AVC id.
-    public var avcs: [Int: AnonVMAChain] = [:]
+    public var avcs = AVCMap()
     /// Whether put_anon_vma() freed it.
     public var freed = false
 
@@ -40,5 +40,59 @@ public final class AnonVMAChain {
         self.vma = vma
         self.anonVMA = anonVMA
         self.pid = pid
+    }
+}
+
+/// The AVCs linked to one anon_vma, by AVC id: an array sorted by id (ids
+/// only grow, so a new link is an append) with the dictionary operations
+/// the model uses — no hashing or hash table per anon_vma (fork links every
+/// anon_vma of every copied VMA).
+public struct AVCMap {
+    private var chains: [AnonVMAChain] = []
+
+    public init() {}
+
+    public var count: Int { chains.count }
+    public var isEmpty: Bool { chains.isEmpty }
+    /// The AVC ids, ascending.
+    public var keys: [Int] { chains.map(\.id) }
+    /// The AVCs, by ascending id.
+    public var values: [AnonVMAChain] { chains }
+
+    /// Where the AVC with `id` is or would be inserted.
+    private func position(_ id: Int) -> Int {
+        if let last = chains.last, last.id < id { return chains.count }   // the usual case: a new link
+        var lo = 0, hi = chains.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if chains[mid].id < id { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    public subscript(id: Int) -> AnonVMAChain? {
+        get {
+            let i = position(id)
+            return i < chains.count && chains[i].id == id ? chains[i] : nil
+        }
+        set {
+            precondition(newValue.map { $0.id == id } ?? true, "AVCs are keyed by their own id")
+            let i = position(id)
+            let present = i < chains.count && chains[i].id == id
+            switch (present, newValue) {
+            case (true, let avc?): chains[i] = avc
+            case (true, nil): chains.remove(at: i)
+            case (false, let avc?): chains.insert(avc, at: i)
+            case (false, nil): break
+            }
+        }
+    }
+
+    /// Removes and returns the AVC with `id`.
+    @discardableResult
+    public mutating func removeValue(forKey id: Int) -> AnonVMAChain? {
+        let old = self[id]
+        if old != nil { self[id] = nil }
+        return old
     }
 }

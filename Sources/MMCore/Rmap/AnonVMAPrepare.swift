@@ -13,9 +13,9 @@ extension Simulation {
     /// With `skipMergeableForFile`, a private file VMA needs no neighbour walk
     /// and therefore no mmap_lock at all.
     func vmfAnonPrepare(_ ctx: inout FaultContext, _ vma: VMA) -> VMFault {
-        if let av = vma.anonVMA {
+        if let id = vma.anonVMA?.id {
             if ctx.anon.action == .none {
-                ctx.anon = AnonVMAOutcome(action: .present, id: av.id, fromSide: nil, fromVMA: nil, candidates: [])
+                ctx.anon = AnonVMAOutcome(action: .present, id: id, fromSide: nil, fromVMA: nil, candidates: [])
             }
             return []
         }

@@ -82,7 +82,7 @@ extension Simulation {
                                               pagesWriteProtected: 0, why: why))
         }
         copyPageTables(pm, cm, copies, copyPages: copyPages, &eff)
-        effects.fork.append(contentsOf: eff)
+        if effects.fork.isEmpty { effects.fork = eff } else { effects.fork.append(contentsOf: eff) }
         mmapWriteUnlock(cm)
         tracer.step("dup_mmap", "\(cm.vmas.count) of \(pm.vmas.count) VMAs copied; \(copies.count) with page tables")
     }
