@@ -17,7 +17,7 @@
 /// sched_process_fork and the parent's sys_exit_clone*. Record
 /// `task:task_newtask` (or use `perf script -F +pid` so events carry `tgid`)
 /// to tell clone3 threads from processes; without it they are `.fork`.
-public struct PerfScriptParser: Sendable {
+public struct PerfScriptParser: TraceLineParser, Sendable {
     private enum Call: Sendable, Equatable {
         case mmap, munmap, mprotect, madvise, mremap, brk, open, openat, close
         case clone, clone3, fork, vfork, execve, exit, exitGroup
@@ -93,17 +93,7 @@ public struct PerfScriptParser: Sendable {
     /// including `finish`.
     public static func parse(_ text: String) -> [TraceEvent] {
         var parser = PerfScriptParser()
-        var events: [TraceEvent] = []
-        events.reserveCapacity(text.utf8.count / 100)
-        Scan.forEachLine(text) { line, number in parser.parse(line: line, number: number, into: &events) }
-        parser.finish(into: &events)
-        return events
-    }
-
-    /// Parses one line (without its newline) given as a String.
-    public mutating func parse(line: String, number: Int, into events: inout [TraceEvent]) {
-        var copy = line
-        copy.withUTF8 { parse(line: $0, number: number, into: &events) }
+        return parser.parseAll(text, bytesPerEvent: 100)
     }
 
     /// Parses one line given as UTF-8 bytes (without the newline), appending

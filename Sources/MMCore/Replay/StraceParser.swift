@@ -11,7 +11,7 @@
 /// Every non-blank line yields at least one event; lines that mmsim does not
 /// model yield `.skipped` with a reason. The parser keeps per-pid state, so
 /// feed it the lines of one trace in order, then call `finish(into:)`.
-public struct StraceParser: Sendable {
+public struct StraceParser: TraceLineParser, Sendable {
     /// The pid given to lines without a pid prefix (nil if unknown).
     public var defaultPid: Int?
 
@@ -63,17 +63,7 @@ public struct StraceParser: Sendable {
     /// Parses a whole trace (lines separated by `\n`), including `finish`.
     public static func parse(_ text: String, defaultPid: Int? = nil) -> [TraceEvent] {
         var parser = StraceParser(defaultPid: defaultPid)
-        var events: [TraceEvent] = []
-        events.reserveCapacity(text.utf8.count / 80)
-        Scan.forEachLine(text) { line, number in parser.parse(line: line, number: number, into: &events) }
-        parser.finish(into: &events)
-        return events
-    }
-
-    /// Parses one line (without its newline) given as a String.
-    public mutating func parse(line: String, number: Int, into events: inout [TraceEvent]) {
-        var copy = line
-        copy.withUTF8 { parse(line: $0, number: number, into: &events) }
+        return parser.parseAll(text, bytesPerEvent: 80)
     }
 
     /// Parses one line given as UTF-8 bytes (without the newline), appending
