@@ -98,12 +98,19 @@ extension Simulation {
     /// range, so one VMA beyond each end is looked at.
     func noteCreatedVMAs(_ mm: MM, firstID: Int, _ start: UInt64, _ end: UInt64) {
         guard nextVMAId > firstID else { return }
-        let lo = mm.vmas.vmaEnding(atOrBefore: start)?.start ?? start
-        let hi = max(mm.vmas.findVMA(end)?.end ?? end, lo &+ 1)
-        for v in mm.vmas.overlapping(lo, hi) where v.id >= firstID
-            && !effects.vmasCreated.contains(where: { $0.start == v.start }) {
-            effects.vmasCreated.append(VMASnapshot(v))
+        let tree = mm.vmas
+        let first = tree.cursor(firstEndAbove: start)
+        let prev = tree.before(first)
+        let lo = prev.flatMap { tree.vma(at: $0) }?.start ?? start
+        let hi = max(tree.findVMA(end)?.end ?? end, lo &+ 1)
+        // Walk [lo, hi) with the cursor: no array of the VMAs in range.
+        var cur = prev ?? first
+        while let v = tree.vma(at: cur), v.start < hi {
+            if v.id >= firstID && !effects.vmasCreated.contains(where: { $0.start == v.start }) {
+                effects.vmasCreated.append(VMASnapshot(v))
+            }
+            cur = tree.after(cur)
         }
-        effects.vmasCreated.sort { $0.start < $1.start }
+        if effects.vmasCreated.count > 1 { effects.vmasCreated.sort { $0.start < $1.start } }
     }
 }
