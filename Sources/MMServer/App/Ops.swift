@@ -59,7 +59,7 @@ enum Op {
 extension Session {
     /// Applies one decoded operation (caller holds the lock), records it in
     /// the log and returns its JSON result. Errors change nothing.
-    func apply(_ op: Op, json: JSONValue, summary: Bool) throws(APIError) -> JSONValue {
+    func apply(_ op: Op, summary: Bool) throws(APIError) -> JSONValue {
         sim.tracer.enabled = !summary
         let result: JSONValue
         do {
@@ -100,7 +100,7 @@ extension Session {
         } catch {
             throw APIError(.internalError, "\(error)")
         }
-        record(op: json, result: result)
+        record(op: op, result: result)
         return result
     }
 

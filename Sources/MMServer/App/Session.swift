@@ -14,7 +14,7 @@ public final class Session: @unchecked Sendable {
     /// Signalled whenever an event is appended (SSE subscribers wait on it).
     let events = NSCondition()
     /// Every operation applied, as the JSON that would replay it.
-    private(set) var log: [JSONValue] = []
+    private(set) var log: [Op] = []
     /// Results of the operations, parallel to `log`, encoded for SSE only
     /// when a subscriber reads them. Only the newest `eventHistory` are kept.
     private var results: [JSONValue] = []
@@ -56,7 +56,7 @@ public final class Session: @unchecked Sendable {
     /// Records an applied operation and wakes SSE subscribers.
     /// Called with the session lock held; `log` and `results` change under
     /// `events` too, so SSE subscribers (which hold only `events`) never race.
-    func record(op: JSONValue, result: JSONValue) {
+    func record(op: Op, result: JSONValue) {
         events.lock()
         log.append(op)
         results.append(result)
@@ -80,7 +80,7 @@ public final class Session: @unchecked Sendable {
         let start = max(from, resultsBase)
         let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 - resultsBase]) } : []
         events.unlock()
-        let payloads = picked.map { JSONWriter.encode(.object([("seq", .num($0.0 + 1)), ("op", $0.1), ("result", $0.2)])) }
+        let payloads = picked.map { JSONWriter.encode(.object([("seq", .num($0.0 + 1)), ("op", $0.1.json), ("result", $0.2)])) }
         return (start + picked.count, payloads)
     }
 

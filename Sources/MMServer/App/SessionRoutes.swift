@@ -18,7 +18,7 @@ extension MMSimApp {
             return (json(s.lock.withLock { Inspection.forest(s.sim) }), base + "/anon_vmas")
         case (.get, "log", 1):
             return (json(s.lock.withLock {
-                .object([("ops", .array(s.log.enumerated().map { Self.withMembers($1, [("seq", .num($0 + 1))]) }))])
+                .object([("ops", .array(s.log.enumerated().map { Self.withMembers($1.json, [("seq", .num($0 + 1))]) }))])
             }), base + "/log")
         case (.get, "events", 1):
             return (events(req, s), base + "/events")
@@ -105,7 +105,7 @@ extension MMSimApp {
         let decoded = try Op.decode(op)
         let before = s.lock.withLock { s.sim.stats.faults }
         defer { metrics.countFaults(before: before, after: s.lock.withLock { s.sim.stats.faults }) }
-        return try s.locked { () throws(APIError) in try s.apply(decoded, json: op, summary: false) }
+        return try s.locked { () throws(APIError) in try s.apply(decoded, summary: false) }
     }
 
     /// POST …/ops: decode every op first (a malformed batch changes nothing),
@@ -128,7 +128,7 @@ extension MMSimApp {
             results.reserveCapacity(items.count)
             for (n, op) in decoded.enumerated() {
                 do {
-                    results.append(try s.apply(op, json: items[n], summary: detail == "summary"))
+                    results.append(try s.apply(op, summary: detail == "summary"))
                 } catch let e as APIError {
                     results.append(e.body(requestID: "ops[\(n)]"))
                 } catch {
