@@ -69,16 +69,22 @@ public struct TraceBundle {
         return bundle
     }
 
-    /// Replays the bundle into a fresh simulation of `column`.
-    public func replay(_ column: ComparisonColumn, faults: ReplayFaults) -> (Simulation, Replayer) {
-        let sim = Simulation(model: column.model, options: column.options, config: SimulationConfig(tracing: false))
+    /// Replays the bundle into `sim`: exec layouts imported at each execve,
+    /// nameless perf opens named from the recorded layouts, faults kept.
+    public func replayer(on sim: Simulation, faults: ReplayFaults) -> Replayer {
         let r = Replayer(sim: sim, faults: faults)
         r.recordSteps = false
         r.collectFaults = true
         r.execLayouts = execLayouts
         r.pathHints = pathHints
         r.replay(events)
-        return (sim, r)
+        return r
+    }
+
+    /// Replays the bundle into a fresh simulation of `column`.
+    public func replay(_ column: ComparisonColumn, faults: ReplayFaults) -> (Simulation, Replayer) {
+        let sim = Simulation(model: column.model, options: column.options, config: SimulationConfig(tracing: false))
+        return (sim, replayer(on: sim, faults: faults))
     }
 }
 
@@ -132,13 +138,8 @@ public enum CompareCommand {
         let columns = ComparisonColumn.grid(models: kernels, options: options)
         var reports: [String: ReplayReport] = [:]
         let comparison = Comparison.run(columns) { sim in
-            let r = Replayer(sim: sim, faults: faults)
-            r.recordSteps = false
-            r.collectFaults = true
-            r.execLayouts = bundle.execLayouts
-            r.pathHints = bundle.pathHints
-            let report = r.replay(bundle.events)
-            reports[ComparisonColumn(model: sim.model, options: sim.options).label] = report
+            let r = bundle.replayer(on: sim, faults: faults)
+            reports[ComparisonColumn(model: sim.model, options: sim.options).label] = r.report
             return r.faultResults
         }
         print("trace: \(trace) (\(bundle.format), \(bundle.events.count) events)")
