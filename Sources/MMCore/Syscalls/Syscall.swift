@@ -13,6 +13,14 @@ public enum Syscall: Sendable, Equatable {
     case fork
     case exit(status: Int)
 
+    /// Whether the return value is an address (strace prints it in hex).
+    public var returnsAddress: Bool {
+        switch self {
+        case .mmap, .mremap, .brk: true
+        default: false
+        }
+    }
+
     /// The syscall's name as strace prints it.
     public var name: String {
         switch self {

@@ -32,7 +32,7 @@ extension Simulation {
         }
         let faults = pendingFaults
         pendingFaults = []
-        return SyscallResult(syscall: call.name, ret: raw, errno: err,
+        return SyscallResult(syscall: call.name, returnsAddress: call.returnsAddress, ret: raw, errno: err,
                              strace: tracer.enabled ? StraceFormat.line(call, ret) : "", effects: effects,
                              trace: tracer.take(), faults: faults)
     }
@@ -64,13 +64,11 @@ public enum StraceFormat {
     /// `mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f…`.
     public static func line(_ call: Syscall, _ ret: SysReturn) -> String {
         let args: String
-        var hexResult = false
         switch call {
         case let .open(path, flags): args = "\"\(path)\", \(Linux.openNames.format(flags))"
         case let .close(fd): args = "\(fd)"
         case let .mmap(a, len, prot, flags, fd, off):
             args = "\(addr(a)), \(len), \(Linux.protNames.format(prot)), \(Linux.mapNames.format(flags)), \(fd), \(off == 0 ? "0" : hex(off))"
-            hexResult = true
         case let .munmap(a, len): args = "\(hex(a)), \(len)"
         case let .mprotect(a, len, prot): args = "\(hex(a)), \(len), \(Linux.protNames.format(prot))"
         case let .madvise(a, len, adv): args = "\(hex(a)), \(len), \(Linux.madvNames.format(adv))"
@@ -78,14 +76,13 @@ public enum StraceFormat {
             var s = "\(hex(a)), \(o), \(n), \(Linux.mremapNames.format(f))"
             if f & Linux.MREMAP_FIXED != 0 { s += ", \(hex(na))" }
             args = s
-            hexResult = true
-        case let .brk(a): args = addr(a); hexResult = true
+        case let .brk(a): args = addr(a)
         case .fork: args = ""
         case let .exit(status): args = "\(status)"
         }
         let result: String
         switch ret {
-        case let .value(v): result = hexResult ? hex(v) : String(v)
+        case let .value(v): result = call.returnsAddress ? hex(v) : String(v)
         case let .error(e): result = "-1 \(e.name) (\(e.message))"
         }
         if case .exit = call { return "\(call.name)(\(args)) = ?" }

@@ -43,6 +43,8 @@ public struct Effects: Sendable, Equatable {
 /// kernel would return it, plus what it did and why.
 public struct SyscallResult: Sendable {
     public var syscall: String
+    /// Whether `ret` is an address (mmap, mremap, brk).
+    public var returnsAddress: Bool
     /// The raw return value (negative errno on failure).
     public var ret: Int64
     public var errno: Errno?

@@ -120,7 +120,7 @@ public final class MMSimApp: @unchecked Sendable {
     }
 }
 
-/// A lock-free counter for request ids.
+/// A counter for request ids, guarded by a lock.
 final class Atomic64: @unchecked Sendable {
     private let lock = NSLock()
     private var value: UInt64 = 0

@@ -93,7 +93,7 @@ enum DTO {
 
     /// Addresses print as hex strings, everything else as integers.
     static func retValue(_ r: SyscallResult) -> JSONValue {
-        if r.errno == nil, ["mmap", "mremap", "brk"].contains(r.syscall) { return .addr(UInt64(bitPattern: r.ret)) }
+        if r.errno == nil, r.returnsAddress { return .addr(UInt64(bitPattern: r.ret)) }
         return .int(r.ret)
     }
 

@@ -43,7 +43,7 @@ enum Op {
             }
             return .touch(pid: try a.int("pid"), address: addr, pages: pages, access: access)
         default:
-            guard Requests.syscallNames.contains(name) || ["openat", "exit_group", "clone", "vfork"].contains(name) else {
+            guard Requests.opSyscallNames.contains(name) else {
                 throw .badRequest("field '\(context)op': unknown operation '\(name)'")
             }
             return .syscall(pid: try a.int("pid"), try Requests.syscall(name, a))

@@ -5,6 +5,9 @@ enum Requests {
     /// The syscall names api.md accepts.
     static let syscallNames: Set<String> = ["open", "close", "mmap", "munmap", "mprotect", "madvise",
                                              "mremap", "brk", "fork", "exit"]
+    /// What an `ops` entry may name: the endpoint names plus the strace
+    /// spellings `syscall(_:_:)` also accepts.
+    static let opSyscallNames = syscallNames.union(["openat", "exit_group", "clone", "vfork"])
 
     /// A syscall from its name and JSON arguments.
     static func syscall(_ name: String, _ a: Args) throws(APIError) -> Syscall {

@@ -103,9 +103,15 @@ extension MMSimApp {
     /// Decodes then applies one operation under the session lock.
     func applyOne(_ s: Session, _ op: JSONValue) throws(APIError) -> JSONValue {
         let decoded = try Op.decode(op)
-        let before = s.lock.withLock { s.sim.stats.faults }
-        defer { metrics.countFaults(before: before, after: s.lock.withLock { s.sim.stats.faults }) }
-        return try s.locked { () throws(APIError) in try s.apply(decoded, summary: false) }
+        // Counters are read before and after under the same lock hold, so a
+        // concurrent request on this session is never counted twice.
+        let (result, before, after) = try s.locked { () throws(APIError) in
+            let before = s.sim.stats.faults
+            let result = try s.apply(decoded, summary: false)
+            return (result, before, s.sim.stats.faults)
+        }
+        metrics.countFaults(before: before, after: after)
+        return result
     }
 
     /// POST …/ops: decode every op first (a malformed batch changes nothing),
