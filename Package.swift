@@ -14,8 +14,10 @@ let package = Package(
                 // Release only: no dynamic exclusivity checks on the hot paths
                 // (swift_beginAccess on every class-property access).
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
-        // HTTP/1.1 over POSIX sockets, router, DTOs, config.
-        .target(name: "MMServer", dependencies: ["MMCore"]),
+        // epoll(7) and eventfd(2) headers for the HTTP event loops (not in Swift's Glibc module).
+        .target(name: "CLinuxShims"),
+        // HTTP/1.1 over POSIX sockets (epoll event loops), router, DTOs, config.
+        .target(name: "MMServer", dependencies: ["MMCore", "CLinuxShims"]),
         .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMCore"]),
         .executableTarget(name: "mmsim-bench", dependencies: ["MMCore"], path: "Sources/mmsim-bench"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], exclude: ["Fixtures"]),

@@ -9,6 +9,18 @@ extension MMSimApp: HTTPHandler {
         metrics.observe(route: route, status: response.status.code, seconds: SessionStore.now() - t0)
         return response
     }
+
+    /// HTTPHandler: reads and single faults are answered on the event loop; every
+    /// other POST (syscalls that may populate gigabytes, batches, replays, compares),
+    /// DELETE, and any large body go to a worker thread.
+    public func answersSlowly(_ request: HTTPRequest) -> Bool {
+        if request.body.count > 64 * 1024 { return true }
+        switch request.method {
+        case .get, .head: return false
+        case .post: return !request.path.utf8.reversed().starts(with: "/faults".utf8.reversed())
+        default: return true
+        }
+    }
 }
 
 /// Starts the service: the HTTP server, the idle-session reaper and the

@@ -1,111 +1,21 @@
 import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Answers requests. Called synchronously on the connection's own thread, possibly
-/// from many connections at once, so implementations must be thread-safe.
-public protocol HTTPHandler: Sendable {
-    /// Produces the response for one request.
-    func handle(_ request: HTTPRequest) -> HTTPResponse
-}
-
-/// Adapts a closure to ``HTTPHandler``.
-public struct HTTPClosureHandler: HTTPHandler {
-    private let body: @Sendable (HTTPRequest) -> HTTPResponse
-
-    /// Wraps `body`.
-    public init(_ body: @escaping @Sendable (HTTPRequest) -> HTTPResponse) { self.body = body }
-
-    /// Calls the closure.
-    public func handle(_ request: HTTPRequest) -> HTTPResponse { body(request) }
-}
-
-/// Called once per answered request (including error responses, logged with method
-/// and path `-`): method, path, status code, and microseconds spent handling and serializing.
-public typealias HTTPAccessLog = @Sendable (_ method: String, _ path: String, _ status: Int, _ microseconds: Int) -> Void
-
-/// Resource limits and timeouts of an ``HTTPServer``.
-public struct HTTPServerLimits: Hashable, Sendable {
-    /// Maximum request line + header bytes; over it the answer is 431 (414 for the request line).
-    public var maxHeaderBytes: Int
-    /// Maximum decoded body bytes; over it the answer is 413.
-    public var maxBodyBytes: Int
-    /// Seconds allowed to receive a request once its first byte arrived; then 408 and close.
-    public var readTimeout: Double
-    /// Seconds a keep-alive connection may wait for its next request; then it is closed silently.
-    public var idleTimeout: Double
-    /// Simultaneous connections; connections beyond it get 503 and are closed.
-    public var maxConnections: Int
-    /// Seconds ``HTTPServer/shutdown(gracePeriod:)`` waits for in-flight requests by default.
-    public var shutdownGracePeriod: Double
-
-    /// Creates limits; every parameter has the documented default.
-    public init(maxHeaderBytes: Int = 16 * 1024, maxBodyBytes: Int = 8 * 1024 * 1024,
-                readTimeout: Double = 10, idleTimeout: Double = 30,
-                maxConnections: Int = 512, shutdownGracePeriod: Double = 5) {
-        self.maxHeaderBytes = maxHeaderBytes
-        self.maxBodyBytes = maxBodyBytes
-        self.readTimeout = readTimeout
-        self.idleTimeout = idleTimeout
-        self.maxConnections = maxConnections
-        self.shutdownGracePeriod = shutdownGracePeriod
-    }
-
-    /// The decoder limits derived from these.
-    public var parserLimits: HTTPParserLimits {
-        HTTPParserLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes)
-    }
-}
-
-/// Where and how an ``HTTPServer`` listens.
-public struct HTTPServerConfiguration: Hashable, Sendable {
-    /// Address to bind: an IPv4/IPv6 literal or a resolvable name (`0.0.0.0`, `::`, `localhost`).
-    public var host: String
-    /// TCP port; 0 picks an ephemeral port, readable from ``HTTPServer/port`` after start.
-    public var port: Int
-    /// `listen(2)` backlog.
-    public var backlog: Int32
-    /// Limits and timeouts.
-    public var limits: HTTPServerLimits
-
-    /// Creates a configuration.
-    public init(host: String = "127.0.0.1", port: Int = 8080, backlog: Int32 = 1024,
-                limits: HTTPServerLimits = HTTPServerLimits()) {
-        self.host = host
-        self.port = port
-        self.backlog = backlog
-        self.limits = limits
-    }
-}
-
-/// Why the server could not start.
-public enum HTTPServerError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// `start()` was called twice, or after shutdown.
-    case alreadyStarted
-    /// The host did not resolve.
-    case cannotResolve(host: String, reason: String)
-    /// `socket`, `bind` or `listen` failed with `errno`.
-    case cannotListen(host: String, port: Int, errno: Int32)
-
-    /// A readable explanation.
-    public var description: String {
-        switch self {
-        case .alreadyStarted: "server already started"
-        case .cannotResolve(let host, let reason): "cannot resolve \(host): \(reason)"
-        case .cannotListen(let host, let port, let err): "cannot listen on \(host):\(port): \(String(cString: strerror(err)))"
-        }
-    }
-}
-
-/// A blocking-I/O HTTP/1.1 server: an accept thread plus one thread per connection.
+/// An HTTP/1.1 server: an accept thread hands connections to a few epoll event
+/// loops (``HTTPEventLoop``, one per processor by default), which decode and answer
+/// requests without a thread per connection. Slow requests
+/// (``HTTPHandler/answersSlowly(_:)``) run on worker threads and streamed responses
+/// on a thread of their own, so a loop never waits on them.
 ///
-/// `@unchecked Sendable`: all mutable state (`state`, `listenFD`, `connections`,
-/// `acceptRunning`, `signalSources`, connection idle flags) is guarded by `lock`,
-/// an `NSCondition` also used to wait for shutdown progress.
+/// `@unchecked Sendable`: all mutable state (`state`, `listenFD`, `connectionTotal`,
+/// `acceptRunning`, `signalSources`) is guarded by `lock`, an `NSCondition` also used
+/// to wait for shutdown progress; `shuttingDown` is atomic.
 public final class HTTPServer: @unchecked Sendable {
     private enum State { case initial, running, shuttingDown, stopped }
 
@@ -119,7 +29,9 @@ public final class HTTPServer: @unchecked Sendable {
     private var listenFD: Int32 = -1
     private var boundPort = 0
     private var acceptRunning = false
-    private var connections: [Int32: HTTPConnection] = [:]
+    private var connectionTotal = 0
+    private var loops: [HTTPEventLoop] = []
+    private let shuttingDown = Atomic<Bool>(false)
     private var signalSources: [any DispatchSourceSignal] = []
     private let rejectQueue = DispatchQueue(label: "mmsim.http.reject")
 
@@ -142,13 +54,10 @@ public final class HTTPServer: @unchecked Sendable {
     public var port: Int { lock.withLock { boundPort } }
 
     /// Number of currently open connections.
-    public var connectionCount: Int { lock.withLock { connections.count } }
+    public var connectionCount: Int { lock.withLock { connectionTotal } }
 
     /// Whether ``shutdown(gracePeriod:)`` has begun.
-    public var isShuttingDown: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return state == .shuttingDown || state == .stopped
-    }
+    public var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 
     /// Binds, listens and starts accepting on a background thread. Ignores `SIGPIPE`.
     public func start() throws(HTTPServerError) {
@@ -156,7 +65,12 @@ public final class HTTPServer: @unchecked Sendable {
         defer { lock.unlock() }
         guard state == .initial else { throw .alreadyStarted }
         signal(SIGPIPE, SIG_IGN)
+        let count = configuration.eventLoops > 0 ? configuration.eventLoops : ProcessInfo.processInfo.activeProcessorCount
+        var loops: [HTTPEventLoop] = []
+        for _ in 0..<max(1, count) { loops.append(try HTTPEventLoop(server: self)) }
         let (fd, port) = try Self.listen(configuration)
+        self.loops = loops
+        for (n, loop) in loops.enumerated() { loop.start(name: "http-loop-\(n)") }
         listenFD = fd
         boundPort = port
         state = .running
@@ -199,20 +113,25 @@ public final class HTTPServer: @unchecked Sendable {
         case .running:
             state = .shuttingDown
         }
-        for connection in connections.values where connection.isIdle { kill(connection) }
+        shuttingDown.store(true, ordering: .relaxed)
         _ = sysShutdown(listenFD, Int32(SHUT_RDWR))  // wakes accept(2)
         while acceptRunning { lock.wait() }
         close(listenFD)
         listenFD = -1
+        for loop in loops { loop.post(.drain) }
 
         let grace = max(0, gracePeriod ?? configuration.limits.shutdownGracePeriod)
         let deadline = Date(timeIntervalSinceNow: grace)
-        while !connections.isEmpty && lock.wait(until: deadline) {}
-        if !connections.isEmpty {
-            for connection in connections.values { kill(connection) }
+        while connectionTotal > 0 && lock.wait(until: deadline) {}
+        if connectionTotal > 0 {
+            for loop in loops { loop.post(.killAll) }
             let hardDeadline = Date(timeIntervalSinceNow: 1)
-            while !connections.isEmpty && lock.wait(until: hardDeadline) {}
+            while connectionTotal > 0 && lock.wait(until: hardDeadline) {}
         }
+        for loop in loops { loop.post(.stop) }
+        lock.unlock()
+        for loop in loops { loop.waitUntilFinished() }
+        lock.lock()
         state = .stopped
         lock.broadcast()
     }
@@ -235,29 +154,14 @@ public final class HTTPServer: @unchecked Sendable {
         lock.withLock { signalSources.append(contentsOf: sources) }
     }
 
-    // MARK: - Connection bookkeeping (called by HTTPConnection)
+    // MARK: - Connection bookkeeping (called by the loops)
 
-    /// The connection waits for a new request; `false` means close it now.
-    func connectionBecameIdle(_ connection: HTTPConnection) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        if connection.isKilled || state != .running { return false }
-        connection.isIdle = true
-        return true
-    }
-
-    /// The connection received bytes of a new request; `false` means close it now.
-    func connectionBecameActive(_ connection: HTTPConnection) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        connection.isIdle = false
-        return !connection.isKilled
-    }
-
-    /// Must be called with `lock` held. The descriptor stays open until the thread unregisters it,
-    /// so it can never be reused under our feet.
-    private func kill(_ connection: HTTPConnection) {
-        guard !connection.isKilled else { return }
-        connection.isKilled = true
-        _ = sysShutdown(connection.fd, Int32(SHUT_RDWR))
+    /// A loop closed one of its connections.
+    func connectionClosed() {
+        lock.withLock {
+            connectionTotal -= 1
+            lock.broadcast()
+        }
     }
 
     // MARK: - Accepting
@@ -290,25 +194,27 @@ public final class HTTPServer: @unchecked Sendable {
                 close(fd)
                 continue
             }
-            if connections.count >= configuration.limits.maxConnections {
+            if connectionTotal >= configuration.limits.maxConnections {
                 lock.unlock()
                 rejectQueue.async { [self] in rejectOverCapacity(fd) }
                 continue
             }
-            let connection = HTTPConnection(fd: fd, server: self)
-            connections[fd] = connection
+            connectionTotal += 1
             lock.unlock()
-            let thread = Thread { [self] in
-                connection.run()
-                lock.withLock {
-                    connections[connection.fd] = nil
-                    close(connection.fd)
-                    lock.broadcast()
-                }
-            }
-            thread.stackSize = 4 << 20
-            thread.start()
+            setBlocking(fd, false)
+            leastLoadedLoop().post(.adopt(fd))
         }
+    }
+
+    /// The loop with the fewest connections (the first on ties).
+    private func leastLoadedLoop() -> HTTPEventLoop {
+        var best = loops[0]
+        var bestLoad = best.load
+        for loop in loops.dropFirst() {
+            let load = loop.load
+            if load < bestLoad { best = loop; bestLoad = load }
+        }
+        return best
     }
 
     /// Answers 503 without reading the request, then closes without provoking a reset.
