@@ -60,6 +60,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try ServerConfig.load(arguments: ["--default-kernel", "7.0"], environment: [:]))
         XCTAssertThrowsError(try ServerConfig.load(arguments: ["--bogus", "1"], environment: [:]))
         XCTAssertEqual(try ServerConfig.load(arguments: ["--max-batch-ops=3"], environment: [:]).limits.maxBatchOps, 3)
+        XCTAssertEqual(try ServerConfig.load(arguments: [], environment: ["MMSIM_EVENT_LOOPS": "3"]).eventLoops, 3)
+        XCTAssertThrowsError(try ServerConfig.load(arguments: ["--event-loops", "-1"], environment: [:]))
     }
 
     func testShippedConfigFileMatchesTheEmbeddedDefaults() throws {

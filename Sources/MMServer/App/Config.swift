@@ -24,6 +24,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var readTimeoutSeconds: Double = 10
     public var idleTimeoutSeconds: Double = 30
     public var maxConnections = 512
+    /// HTTP event-loop threads; 0 means one per active processor.
+    public var eventLoops = 0
     public var accessLog = true
 
     public init() {}
@@ -36,7 +38,8 @@ public struct ServerConfig: Sendable, Equatable {
     /// Keys as they appear in the JSON file; env vars are `MMSIM_` + upper-cased key.
     static let keys = ["host", "port", "public_dir", "default_kernel", "max_sessions", "max_processes_per_session",
                        "max_batch_ops", "session_idle_seconds", "max_header_bytes", "max_body_bytes",
-                       "read_timeout_seconds", "idle_timeout_seconds", "max_connections", "access_log"]
+                       "read_timeout_seconds", "idle_timeout_seconds", "max_connections", "event_loops",
+                       "access_log"]
 
     /// Sets one key from its text form.
     mutating func set(_ key: String, _ text: String) throws(Invalid) {
@@ -69,6 +72,7 @@ public struct ServerConfig: Sendable, Equatable {
         case "read_timeout_seconds": readTimeoutSeconds = try dbl()
         case "idle_timeout_seconds": idleTimeoutSeconds = try dbl()
         case "max_connections": maxConnections = try int()
+        case "event_loops": eventLoops = try int()
         case "access_log":
             guard let b = Bool(text) else { throw Invalid(description: "access_log must be true or false") }
             accessLog = b

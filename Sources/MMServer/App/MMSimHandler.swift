@@ -37,7 +37,8 @@ public enum MMSimService {
                 log("\(method) \(path) \(status) \(us)us")
             }
         }
-        let server = HTTPServer(configuration: HTTPServerConfiguration(host: config.host, port: config.port, limits: limits),
+        let server = HTTPServer(configuration: HTTPServerConfiguration(host: config.host, port: config.port, limits: limits,
+                                                                            eventLoops: config.eventLoops),
                                 handler: app, accessLog: accessLog)
         try server.start()
         let reaper = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mmsim.reaper"))
