@@ -181,18 +181,57 @@ public struct FlagTable: Sendable {
 
     /// Parses "A|B|0x10", a decimal or hex number, or a single name.
     public func parse(_ text: String) throws(FlagParseError) -> UInt64 {
+        switch parseASCII(text) {
+        case let .value(v): return v
+        case let .unknown(token): throw FlagParseError(token: token)
+        case .notASCII?, nil: break
+        }
         var result: UInt64 = 0
         for raw in text.split(separator: "|", omittingEmptySubsequences: false) {
             var sub = raw[...]
             while let c = sub.first, c == " " || c == "\t" { sub = sub.dropFirst() }
             while let c = sub.last, c == " " || c == "\t" { sub = sub.dropLast() }
             let token = String(sub)
-            if let v = byName[token] { result |= v; continue }
-            if token == zeroName { continue }
-            if let v = Self.parseNumber(token) { result |= v; continue }
-            throw FlagParseError(token: token)
+            if let v = try tokenValue(token) { result |= v }
         }
         return result
+    }
+
+    /// One trimmed token's value (nil for `zeroName`), or its error.
+    @inline(__always)
+    private func tokenValue(_ token: String) throws(FlagParseError) -> UInt64? {
+        if let v = byName[token] { return v }
+        if token == zeroName { return nil }
+        if let v = Self.parseNumber(token) { return v }
+        throw FlagParseError(token: token)
+    }
+
+    private enum ASCIIParse { case value(UInt64), unknown(String), notASCII }
+
+    /// `parse` over the bytes of an all-ASCII text, where each Character is
+    /// one byte, so splitting and trimming bytes is the same as splitting
+    /// and trimming Characters, without the grapheme machinery.
+    private func parseASCII(_ text: String) -> ASCIIParse? {
+        text.utf8.withContiguousStorageIfAvailable { b -> ASCIIParse in
+            for c in b where c >= 0x80 { return .notASCII }
+            var result: UInt64 = 0
+            var start = 0
+            while start <= b.count {
+                var end = start
+                while end < b.count && b[end] != UInt8(ascii: "|") { end += 1 }
+                var lo = start, hi = end
+                while lo < hi && (b[lo] == 0x20 || b[lo] == 0x09) { lo += 1 }
+                while hi > lo && (b[hi - 1] == 0x20 || b[hi - 1] == 0x09) { hi -= 1 }
+                let t = String(decoding: UnsafeBufferPointer(rebasing: b[lo..<hi]), as: UTF8.self)
+                do throws(FlagParseError) {
+                    if let v = try tokenValue(t) { result |= v }
+                } catch {
+                    return .unknown(error.token)
+                }
+                start = end + 1
+            }
+            return .value(result)
+        }
     }
 
     /// Parses an array of names (each may itself be "A|B").
