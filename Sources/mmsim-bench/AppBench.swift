@@ -45,9 +45,10 @@ func batchBody(_ n: Int) -> [UInt8] {
     return Array(#"{"detail": "summary", "ops": [\#(ops.prefix(n).joined(separator: ", "))]}"#.utf8)
 }
 
-func appBenchmarks() {
+/// Runs the API benchmarks; `only` ("fault" or "batch") picks one (for perf).
+func appBenchmarks(only: String? = nil) {
     // (a) POST …/faults on a present page.
-    do {
+    if only == nil || only == "fault" {
         let (app, sid) = appWithSession()
         appPost(app, "/v1/sessions/\(sid)/processes/1/syscalls/mmap",
                 #"{"addr":"0x7f0000000000","length":4096,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED"}"#)
@@ -63,7 +64,7 @@ func appBenchmarks() {
         record("API: POST …/faults, page present (in-process handle)", String(format: "%.0f ns/request", ns), "a few µs")
     }
     // (b) POST …/ops with 10,000 summary ops; every round appends to the session log.
-    do {
+    if only == nil || only == "batch" {
         let (app, sid) = appWithSession()
         let n = 10_000
         let req = HTTPRequest(method: .post, path: "/v1/sessions/\(sid)/ops",

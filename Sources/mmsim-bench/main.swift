@@ -3,7 +3,8 @@ import MMCore
 
 // mmsim-bench: in-process benchmarks of the simulation core and of the API
 // (issue targets in parentheses). Run with `scripts/bench.sh` (release
-// build); `mmsim-bench app` runs only the API benchmarks (AppBench.swift).
+// build); `mmsim-bench app [fault|batch]` runs only the API benchmarks
+// (AppBench.swift).
 
 func now() -> Double {
     var ts = timespec()
@@ -68,7 +69,7 @@ func printTable() {
 }
 
 if onlyApp {
-    appBenchmarks()
+    appBenchmarks(only: CommandLine.arguments.dropFirst(2).first)
     printTable()
     exit(0)
 }

@@ -3,7 +3,7 @@ import MMCore
 
 extension MMSimApp {
     /// Routes under /v1/sessions/{sid}.
-    func sessionRoute(_ req: HTTPRequest, _ s: Session, _ seg: [String]) throws(APIError) -> (HTTPResponse, String) {
+    func sessionRoute(_ req: HTTPRequest, _ s: Session, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
         let m = req.method
         let base = "/v1/sessions/{sid}"
         switch (m, seg.first, seg.count) {
@@ -35,9 +35,9 @@ extension MMSimApp {
         case (.get, "processes", 1):
             return (json(s.lock.withLock { .object([("processes", .array(s.sim.processList.map(DTO.process)))]) }), base + "/processes")
         case (_, "processes", 2...):
-            return try processRoute(req, s, try pid(seg[1]), Array(seg.dropFirst(2)))
+            return try processRoute(req, s, try pid(seg[1]), seg.dropFirst(2))
         case (.post, "ops", 1):
-            return (json(try batch(s, try body(req))), base + "/ops")
+            return (.json(.ok, try batch(s, try body(req))), "/v1/sessions/{sid}/ops")
         case (.post, "replay", 1):
             let op = Self.withMembers(try Args(try body(req)).value, [("op", .string("replay"))])
             return (json(try applyOne(s, op)), base + "/replay")
@@ -47,7 +47,7 @@ extension MMSimApp {
     }
 
     /// Routes under /v1/sessions/{sid}/processes/{pid}.
-    func processRoute(_ req: HTTPRequest, _ s: Session, _ pid: Int, _ seg: [String]) throws(APIError) -> (HTTPResponse, String) {
+    func processRoute(_ req: HTTPRequest, _ s: Session, _ pid: Int, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
         let base = "/v1/sessions/{sid}/processes/{pid}"
         let m = req.method
         func proc() throws(APIError) -> MMCore.Process {
@@ -81,13 +81,15 @@ extension MMSimApp {
                 return Inspection.pages(s.sim, pid: pid, start: start, end: end)
             }), base + "/pages")
         case (.post, "syscalls", 2):
-            let name = seg[1]
+            let name = String(seg[1])
             guard Requests.syscallNames.contains(name) else { throw .notFound("unknown syscall '\(name)'") }
-            let op = Self.withMembers(try Args(try body(req)).value, [("op", .string(name)), ("pid", .num(pid))])
+            // As Op.decode of the body with "op" and "pid" set, without rebuilding it.
+            let op = Op.syscall(pid: pid, try Requests.syscall(name, try Args(try body(req))))
             return (json(try applyOne(s, op)), base + "/syscalls/" + name)
         case (.post, "faults", 1):
-            let op = Self.withMembers(try Args(try body(req)).value, [("op", .string("fault")), ("pid", .num(pid))])
-            return (json(try applyOne(s, op)), base + "/faults")
+            let (address, access, mode, inject) = try Requests.fault(try Args(try body(req)))
+            let op = Op.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
+            return (json(try applyOne(s, op)), "/v1/sessions/{sid}/processes/{pid}/faults")
         default:
             throw APIError.notFound("no route \(m) \(req.path)")
         }
@@ -101,8 +103,12 @@ extension MMSimApp {
     }
 
     /// Decodes then applies one operation under the session lock.
-    func applyOne(_ s: Session, _ op: JSONValue) throws(APIError) -> JSONValue {
-        let decoded = try Op.decode(op)
+    func applyOne(_ s: Session, _ op: JSONValue) throws(APIError) -> OpResult {
+        try applyOne(s, try Op.decode(op))
+    }
+
+    /// Applies one operation under the session lock.
+    func applyOne(_ s: Session, _ decoded: Op) throws(APIError) -> OpResult {
         // Counters are read before and after under the same lock hold, so a
         // concurrent request on this session is never counted twice.
         let (result, before, after) = try s.locked { () throws(APIError) in
@@ -117,7 +123,9 @@ extension MMSimApp {
     /// POST …/ops: decode every op first (a malformed batch changes nothing),
     /// then apply them in order; an op that refers to nothing reports its
     /// error in place and the rest still run, as if each were sent alone.
-    func batch(_ s: Session, _ body: JSONValue) throws(APIError) -> JSONValue {
+    /// Returns the encoded `{"results": […]}`; the applied ops are recorded
+    /// together at the end.
+    func batch(_ s: Session, _ body: JSONValue) throws(APIError) -> [UInt8] {
         let a = try Args(body)
         guard case let .array(items)? = a.value["ops"] else { throw .badRequest("field 'ops' must be an array") }
         guard items.count <= config.limits.maxBatchOps else {
@@ -125,26 +133,37 @@ extension MMSimApp {
         }
         let detail = try a.string("detail", default: "full")
         guard detail == "full" || detail == "summary" else { throw .badRequest("field 'detail' must be \"full\" or \"summary\"") }
+        let summary = detail == "summary"
         var decoded: [Op] = []
         decoded.reserveCapacity(items.count)
-        for (n, item) in items.enumerated() { decoded.append(try Op.decode(item, context: "ops[\(n)].")) }
-        return s.lock.withLock {
+        for (n, item) in items.enumerated() { decoded.append(try Op.decode(item, opIndex: n)) }
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + items.count * (summary ? 72 : 1024))
+        JSONWriter.writeRaw(#"{"results":["#, into: &out)
+        s.lock.withLock {
             let before = s.sim.stats.faults
-            var results: [JSONValue] = []
+            var results: [OpResult] = []
             results.reserveCapacity(items.count)
+            // The ops that succeeded, once one has failed (until then: a prefix of `decoded`).
+            var applied: [Op]?
             for (n, op) in decoded.enumerated() {
-                do {
-                    results.append(try s.apply(op, summary: detail == "summary"))
-                } catch let e as APIError {
-                    results.append(e.body(requestID: "ops[\(n)]"))
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                do throws(APIError) {
+                    let r = try s.perform(op, summary: summary)
+                    r.write(into: &out)
+                    results.append(r)
+                    applied?.append(op)
                 } catch {
-                    results.append(APIError(.internalError, "\(error)").body(requestID: "ops[\(n)]"))
+                    JSONWriter.write(error.body(requestID: "ops[\(n)]"), into: &out)
+                    if applied == nil { applied = Array(decoded[..<n]) }
                 }
             }
+            s.record(ops: applied ?? decoded, results: results)
             s.sim.tracer.enabled = true
             metrics.countFaults(before: before, after: s.sim.stats.faults)
-            return .object([("results", .array(results))])
         }
+        JSONWriter.writeRaw("]}", into: &out)
+        return out
     }
 
     /// GET …/events: the log so far, then live operations, as SSE.

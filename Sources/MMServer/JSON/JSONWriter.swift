@@ -11,11 +11,11 @@ public enum JSONWriter {
     /// Appends the encoding of `value` to `out`.
     public static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
-        case .null: out.append(contentsOf: [0x6e, 0x75, 0x6c, 0x6c])
-        case let .bool(b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case let .int(v): out.append(contentsOf: String(v).utf8)
+        case .null: writeRaw("null", into: &out)
+        case let .bool(b): writeRaw(b ? "true" : "false", into: &out)
+        case let .int(v): writeInt(v, into: &out)
         case let .double(d):
-            if d.isFinite { out.append(contentsOf: String(d).utf8) } else { out.append(contentsOf: Array("null".utf8)) }
+            if d.isFinite { out.append(contentsOf: String(d).utf8) } else { writeRaw("null", into: &out) }
         case let .string(s): writeString(s, into: &out)
         case let .array(items):
             out.append(UInt8(ascii: "["))
@@ -37,6 +37,47 @@ public enum JSONWriter {
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Appends literal bytes (JSON punctuation, keys, `null`).
+    @inline(__always)
+    public static func writeRaw(_ s: StaticString, into out: inout [UInt8]) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// Appends a decimal integer, without an intermediate String.
+    public static func writeInt(_ v: Int64, into out: inout [UInt8]) {
+        if v >= 0 && v < 10 { out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v)); return }
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            var i = 20
+            repeat {
+                i -= 1
+                buf[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10)
+                m /= 10
+            } while m > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i...]))
+        }
+    }
+
+    /// Appends `u` as a quoted lower-case 0x hex string (`JSONValue.addr`).
+    public static func writeAddress(_ u: UInt64, into out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            var i = 20
+            i -= 1
+            buf[i] = 0x22
+            var m = u
+            repeat {
+                i -= 1
+                buf[i] = hexDigits[Int(truncatingIfNeeded: m & 0xf)]
+                m >>= 4
+            } while m > 0
+            buf[i - 3] = 0x22
+            buf[i - 2] = UInt8(ascii: "0")
+            buf[i - 1] = UInt8(ascii: "x")
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[(i - 3)...]))
+        }
+    }
 
     /// Appends a quoted, escaped string, copying runs of plain bytes at once.
     public static func writeString(_ s: String, into out: inout [UInt8]) {
