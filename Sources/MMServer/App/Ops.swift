@@ -22,10 +22,12 @@ enum Op {
         try decode(try Args(value, opIndex: index))
     }
 
-    private static func decode(_ a: Args) throws(APIError) -> Op {
+    /// Decodes the fields of `{"op": name, …}`.
+    static func decode<A: OpFields>(_ a: A) throws(APIError) -> Op {
         let name = try a.string("op")
         switch name {
         case "file":
+            let a = try a.tree()
             let modeText = try a.has("mode") ? modeString(a) : "0644"
             guard let mode = UInt32(modeText, radix: 8) else { throw .badRequest("field '\(a.context)mode' must be octal like \"0644\"") }
             guard case let .int(size)? = a.value["size"], size >= 0 else {
@@ -40,7 +42,7 @@ enum Op {
         case "replay":
             _ = try a.string("format")
             _ = try a.string("text")
-            return .replay(a.value)
+            return .replay(try a.tree().value)
         case "touch":
             let (addr, access, _, _) = try Requests.fault(a)
             let pages = try a.int("pages", default: 1)

@@ -37,7 +37,7 @@ extension MMSimApp {
         case (_, "processes", 2...):
             return try processRoute(req, s, try pid(seg[1]), seg.dropFirst(2))
         case (.post, "ops", 1):
-            return (.json(.ok, try batch(s, try body(req))), "/v1/sessions/{sid}/ops")
+            return (.json(.ok, try batch(s, req)), "/v1/sessions/{sid}/ops")
         case (.post, "replay", 1):
             let op = Self.withMembers(try Args(try body(req)).value, [("op", .string("replay"))])
             return (json(try applyOne(s, op)), base + "/replay")
@@ -87,7 +87,10 @@ extension MMSimApp {
             let op = Op.syscall(pid: pid, try Requests.syscall(name, try Args(try body(req))))
             return (json(try applyOne(s, op)), base + "/syscalls/" + name)
         case (.post, "faults", 1):
-            let (address, access, mode, inject) = try Requests.fault(try Args(try body(req)))
+            // As Op.decode of the body with "op" and "pid" set; straight from the bytes when it can.
+            var fields = RawFields.decode(req.body, Requests.fault)
+            if fields == nil { fields = try Requests.fault(try Args(try body(req))) }
+            let (address, access, mode, inject) = fields.unsafelyUnwrapped
             let op = Op.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
             return (json(try applyOne(s, op)), "/v1/sessions/{sid}/processes/{pid}/faults")
         default:
@@ -125,7 +128,16 @@ extension MMSimApp {
     /// error in place and the rest still run, as if each were sent alone.
     /// Returns the encoded `{"results": […]}`; the applied ops are recorded
     /// together at the end.
-    func batch(_ s: Session, _ body: JSONValue) throws(APIError) -> [UInt8] {
+    func batch(_ s: Session, _ req: HTTPRequest) throws(APIError) -> [UInt8] {
+        if let (decoded, summary) = BatchBody.decode(req.body, maxOps: config.limits.maxBatchOps) {
+            return run(s, decoded, summary: summary)
+        }
+        let (decoded, summary) = try decodeBatch(try body(req))
+        return run(s, decoded, summary: summary)
+    }
+
+    /// Decodes a batch body the general way (every error names its field).
+    func decodeBatch(_ body: JSONValue) throws(APIError) -> (ops: [Op], summary: Bool) {
         let a = try Args(body)
         guard case let .array(items)? = a.value["ops"] else { throw .badRequest("field 'ops' must be an array") }
         guard items.count <= config.limits.maxBatchOps else {
@@ -133,17 +145,21 @@ extension MMSimApp {
         }
         let detail = try a.string("detail", default: "full")
         guard detail == "full" || detail == "summary" else { throw .badRequest("field 'detail' must be \"full\" or \"summary\"") }
-        let summary = detail == "summary"
         var decoded: [Op] = []
         decoded.reserveCapacity(items.count)
         for (n, item) in items.enumerated() { decoded.append(try Op.decode(item, opIndex: n)) }
+        return (decoded, detail == "summary")
+    }
+
+    /// Applies decoded batch ops in order and returns `{"results": […]}`.
+    func run(_ s: Session, _ decoded: [Op], summary: Bool) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(16 + items.count * (summary ? 72 : 1024))
+        out.reserveCapacity(16 + decoded.count * (summary ? 72 : 256))
         JSONWriter.writeRaw(#"{"results":["#, into: &out)
         s.lock.withLock {
             let before = s.sim.stats.faults
             var results: [OpResult] = []
-            results.reserveCapacity(items.count)
+            results.reserveCapacity(decoded.count)
             // The ops that succeeded, once one has failed (until then: a prefix of `decoded`).
             var applied: [Op]?
             for (n, op) in decoded.enumerated() {
