@@ -152,6 +152,9 @@ public struct FlagTable: Sendable {
     public let entries: [(String, UInt64)]
     public let isEnumeration: Bool
     private let byName: [String: UInt64]
+    /// `byName` grouped by the names' UTF-8 length, for looking bytes up
+    /// without making a String.
+    private let byLength: [[(name: [UInt8], value: UInt64)]]
 
     public init(zeroName: String, typeMask: UInt64 = 0, types: [(String, UInt64)] = [],
                 entries: [(String, UInt64)], aliases: [(String, UInt64)] = []) {
@@ -163,6 +166,7 @@ public struct FlagTable: Sendable {
         var names: [String: UInt64] = [:]
         for (n, v) in types + entries + aliases { names[n] = v }
         self.byName = names
+        self.byLength = Self.grouped(names)
     }
 
     public init(enumeration: [(String, UInt64)]) {
@@ -174,6 +178,24 @@ public struct FlagTable: Sendable {
         var names: [String: UInt64] = [:]
         for (n, v) in enumeration { names[n] = v }
         self.byName = names
+        self.byLength = Self.grouped(names)
+    }
+
+    private static func grouped(_ names: [String: UInt64]) -> [[(name: [UInt8], value: UInt64)]] {
+        var groups: [[(name: [UInt8], value: UInt64)]] = Array(repeating: [], count: (names.keys.map(\.utf8.count).max() ?? 0) + 1)
+        for (n, v) in names { groups[n.utf8.count].append((Array(n.utf8), v)) }
+        return groups
+    }
+
+    /// `byName[token]` for the token's bytes.
+    @inline(__always)
+    private func value(of token: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        guard token.count < byLength.count else { return nil }
+        search: for (name, v) in byLength[token.count] {
+            for k in 0..<token.count where name[k] != token[k] { continue search }
+            return v
+        }
+        return nil
     }
 
     /// The value of one name, if known.
@@ -222,7 +244,13 @@ public struct FlagTable: Sendable {
                 var lo = start, hi = end
                 while lo < hi && (b[lo] == 0x20 || b[lo] == 0x09) { lo += 1 }
                 while hi > lo && (b[hi - 1] == 0x20 || b[hi - 1] == 0x09) { hi -= 1 }
-                let t = String(decoding: UnsafeBufferPointer(rebasing: b[lo..<hi]), as: UTF8.self)
+                let bytes = UnsafeBufferPointer(rebasing: b[lo..<hi])
+                if let v = value(of: bytes) {
+                    result |= v
+                    start = end + 1
+                    continue
+                }
+                let t = String(decoding: bytes, as: UTF8.self)
                 do throws(FlagParseError) {
                     if let v = try tokenValue(t) { result |= v }
                 } catch {
