@@ -98,6 +98,21 @@ final class OpResultJSONTests: XCTestCase {
         }
     }
 
+    func testEveryFaultSummaryIsWrittenLikeItsTree() {
+        let outcomes: [FaultResult.Outcome] = [.handled, .SIGSEGV, .SIGBUS]
+        let paths: [LockPath?] = [nil, .vmaLock, .mmapLock, .vmaLockThenMmapLock]
+        for fault in [true, false] {
+            for outcome in outcomes {
+                for code in [nil] + LockCode.allCases.map(Optional.some) {
+                    for path in paths {
+                        let s = FaultSummary(fault: fault, outcome: outcome, code: code, path: path)
+                        XCTAssertEqual(text(OpResult.faultSummary(s).encoded), text(JSONWriter.encode(s.json)))
+                    }
+                }
+            }
+        }
+    }
+
     func testNumberWritersMatchStringFormatting() {
         for v: Int64 in [0, 1, 9, 10, -1, -9, -10, 12345, Int64.max, Int64.min, 1 << 40, -(1 << 40)] {
             var out: [UInt8] = []

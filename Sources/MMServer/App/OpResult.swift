@@ -57,6 +57,13 @@ struct FaultSummary {
     var code: LockCode?
     var path: LockPath?
 
+    init(fault: Bool, outcome: FaultResult.Outcome, code: LockCode?, path: LockPath?) {
+        self.fault = fault
+        self.outcome = outcome
+        self.code = code
+        self.path = path
+    }
+
     init(_ r: FaultResult) {
         fault = r.fault
         outcome = r.outcome
@@ -69,14 +76,45 @@ struct FaultSummary {
                  ("code", .str(code?.rawValue)), ("path", .str(path?.rawValue))])
     }
 
+    /// Three literal appends (OpResultJSONTests checks every combination against `json`).
     func write(into out: inout [UInt8]) {
-        JSONWriter.writeRaw(fault ? #"{"fault":true,"outcome":"# : #"{"fault":false,"outcome":"#, into: &out)
-        JSONWriter.writeString(outcome.rawValue, into: &out)
-        JSONWriter.writeRaw(#","code":"#, into: &out)
-        if let code { JSONWriter.writeString(code.rawValue, into: &out) } else { JSONWriter.writeRaw("null", into: &out) }
-        JSONWriter.writeRaw(#","path":"#, into: &out)
-        if let path { JSONWriter.writeString(path.rawValue, into: &out) } else { JSONWriter.writeRaw("null", into: &out) }
-        out.append(UInt8(ascii: "}"))
+        let head: StaticString = switch (fault, outcome) {
+        case (true, .handled): #"{"fault":true,"outcome":"handled","code":"#
+        case (true, .SIGSEGV): #"{"fault":true,"outcome":"SIGSEGV","code":"#
+        case (true, .SIGBUS): #"{"fault":true,"outcome":"SIGBUS","code":"#
+        case (false, .handled): #"{"fault":false,"outcome":"handled","code":"#
+        case (false, .SIGSEGV): #"{"fault":false,"outcome":"SIGSEGV","code":"#
+        case (false, .SIGBUS): #"{"fault":false,"outcome":"SIGBUS","code":"#
+        }
+        JSONWriter.writeRaw(head, into: &out)
+        let codeText: StaticString = switch code {
+        case nil: "null"
+        case .LEGACY?: #""LEGACY""#
+        case .VMA_OK?: #""VMA_OK""#
+        case .VMA_OK_TRYLOCK?: #""VMA_OK_TRYLOCK""#
+        case .KERNEL_MODE?: #""KERNEL_MODE""#
+        case .NO_VMA?: #""NO_VMA""#
+        case .VMA_WRITE_LOCKED?: #""VMA_WRITE_LOCKED""#
+        case .VMA_RECYCLED?: #""VMA_RECYCLED""#
+        case .RANGE_CHANGED?: #""RANGE_CHANGED""#
+        case .NOT_ANON?: #""NOT_ANON""#
+        case .NO_ANON_VMA?: #""NO_ANON_VMA""#
+        case .UFFD_ARMED?: #""UFFD_ARMED""#
+        case .ACCESS_ERROR?: #""ACCESS_ERROR""#
+        case .ACCESS_ERROR_SEGV?: #""ACCESS_ERROR_SEGV""#
+        case .SWAP_RETRY?: #""SWAP_RETRY""#
+        case .ANON_VMA_TRYLOCK_FAILED?: #""ANON_VMA_TRYLOCK_FAILED""#
+        case .NO_MAP_PAGES?: #""NO_MAP_PAGES""#
+        case .IO_RETRY?: #""IO_RETRY""#
+        }
+        JSONWriter.writeRaw(codeText, into: &out)
+        let tail: StaticString = switch path {
+        case nil: #","path":null}"#
+        case .vmaLock?: #","path":"vma_lock"}"#
+        case .mmapLock?: #","path":"mmap_lock"}"#
+        case .vmaLockThenMmapLock?: #","path":"vma_lock_then_mmap_lock"}"#
+        }
+        JSONWriter.writeRaw(tail, into: &out)
     }
 }
 

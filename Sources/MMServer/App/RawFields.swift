@@ -31,8 +31,17 @@ struct RawFields: OpFields {
 
     /// The first member named `key` (as `Args` looks members up).
     private func member(_ key: String) -> Member? {
-        let k = key.utf8
-        for m in members where m.key.count == k.count && k.elementsEqual(body[m.key]) { return m }
+        let n = key.utf8.count
+        // The index of the member, -1 for none; nil when `key` has no contiguous UTF-8.
+        let found = key.utf8.withContiguousStorageIfAvailable { k -> Int in
+            search: for (index, m) in members.enumerated() where m.key.count == n {
+                for j in 0..<n where k[j] != body[m.key.lowerBound + j] { continue search }
+                return index
+            }
+            return -1
+        }
+        if let found { return found < 0 ? nil : members[found] }
+        for m in members where m.key.count == n && key.utf8.elementsEqual(body[m.key]) { return m }
         return nil
     }
 
