@@ -113,17 +113,28 @@ final class OpResultJSONTests: XCTestCase {
         }
     }
 
-    func testNumberWritersMatchStringFormatting() {
-        for v: Int64 in [0, 1, 9, 10, -1, -9, -10, 12345, Int64.max, Int64.min, 1 << 40, -(1 << 40)] {
-            var out: [UInt8] = []
-            JSONWriter.writeInt(v, into: &out)
-            XCTAssertEqual(text(out), String(v))
+    func testBufferWritersMatchStringFormatting() {
+        for v: Int64 in [0, 1, 9, 10, -1, -9, -10, 12345, 99, 100, Int64.max, Int64.min, 1 << 40, -(1 << 40)] {
+            var out = JSONBuffer(capacity: 1)
+            out.int(v)
+            let got = text(out.bytes())
+            XCTAssertEqual(got, String(v))
         }
-        for u: UInt64 in [0, 1, 0xf, 0x10, 0x7f00_0000_0000, UInt64.max] {
-            var out: [UInt8] = []
-            JSONWriter.writeAddress(u, into: &out)
-            XCTAssertEqual(text(out), "\"0x\(String(u, radix: 16))\"")
+        for u: UInt64 in [0, 1, 0xf, 0x10, 0xff, 0x100, 0x7f00_0000_0000, UInt64.max] {
+            var out = JSONBuffer(capacity: 1)
+            out.address(u)
+            let got = text(out.bytes())
+            XCTAssertEqual(got, "\"0x\(String(u, radix: 16))\"")
         }
+        var out = JSONBuffer(capacity: 1)  // grows from the minimum, many times
+        var expected: [UInt8] = []
+        for k in 0..<500 {
+            let s = "k\(k) \"q\" \\ \n\u{01}é"
+            out.string(s)
+            JSONWriter.writeString(s, into: &expected)
+        }
+        let got = text(out.bytes())
+        XCTAssertEqual(got, text(expected))
     }
 
     func testHexAddressFastPathAgreesWithTheGeneralParse() throws {

@@ -21,7 +21,7 @@ public final class MMSimApp: @unchecked Sendable {
     /// Answers one request; never throws (errors become JSON 4xx/5xx).
     public func respond(_ req: HTTPRequest) -> (HTTPResponse, route: String) {
         // Without a '%' the decoded path is the path itself.
-        let path = req.path.utf8.contains(UInt8(ascii: "%")) ? (req.decodedPath ?? req.path) : req.path
+        let path = Self.hasPercent(req.path) ? (req.decodedPath ?? req.path) : req.path
         let segments = PathSegments(path)
         let requestNumber = requestCounter.increment()
         // The request id of error bodies: the request's number in hex, formatted only for an error.
@@ -51,6 +51,12 @@ public final class MMSimApp: @unchecked Sendable {
         } catch {
             return (self.error(APIError(.internalError, "\(error)"), rid), "error")
         }
+    }
+
+    /// Whether `path` has a '%' (only then can its decoded form differ).
+    static func hasPercent(_ path: String) -> Bool {
+        var path = path
+        return path.withUTF8 { u in u.contains(UInt8(ascii: "%")) }
     }
 
     func json(_ v: JSONValue, status: HTTPStatus = .ok) -> HTTPResponse {

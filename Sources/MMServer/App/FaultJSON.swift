@@ -4,42 +4,42 @@ import MMCore
 /// same bytes as `JSONWriter.encode(DTO.fault(r, summary: false))`, without
 /// building the JSONValue tree (POST …/faults is the hottest route).
 enum FaultJSON {
-    static func write(_ r: FaultResult, into o: inout [UInt8]) {
-        raw(r.fault ? #"{"fault":true,"address":"# : #"{"fault":false,"address":"#, &o)
-        JSONWriter.writeAddress(r.address, into: &o)
-        raw(#","access":"#, &o)
-        JSONWriter.writeString(r.access.rawValue, into: &o)
-        raw(#","mode":"#, &o)
-        JSONWriter.writeString(r.mode.rawValue, into: &o)
-        raw(#","outcome":"#, &o)
-        JSONWriter.writeString(r.outcome.rawValue, into: &o)
-        raw(#","si_code":"#, &o)
-        string(r.siCode?.rawValue, &o)
-        raw(#","lock":"#, &o)
+    static func write(_ r: FaultResult, into o: inout JSONBuffer) {
+        o.raw(r.fault ? #"{"fault":true,"address":"# : #"{"fault":false,"address":"#)
+        o.address(r.address)
+        o.raw(#","access":"#)
+        o.string(r.access.rawValue)
+        o.raw(#","mode":"#)
+        o.string(r.mode.rawValue)
+        o.raw(#","outcome":"#)
+        o.string(r.outcome.rawValue)
+        o.raw(#","si_code":"#)
+        o.string(r.siCode?.rawValue)
+        o.raw(#","lock":"#)
         lock(r.lock, &o)
-        raw(#","handler":"#, &o)
-        string(r.handler, &o)
-        raw(#","anon_vma":"#, &o)
+        o.raw(#","handler":"#)
+        o.string(r.handler)
+        o.raw(#","anon_vma":"#)
         anonVMA(r.anonVMA, &o)
-        raw(#","pte":{"before":"#, &o)
+        o.raw(#","pte":{"before":"#)
         pte(r.pteBefore, &o)
-        raw(#","after":"#, &o)
+        o.raw(#","after":"#)
         pte(r.pteAfter, &o)
-        raw(#"},"folio":"#, &o)
+        o.raw(#"},"folio":"#)
         folio(r.folio, &o)
-        raw(#","vma":"#, &o)
-        if let v = r.vma { snapshot(v, &o) } else { raw("null", &o) }
-        raw(#","trace":["#, &o)
+        o.raw(#","vma":"#)
+        if let v = r.vma { snapshot(v, &o) } else { o.raw("null") }
+        o.raw(#","trace":["#)
         for (n, t) in r.trace.enumerated() {
-            raw(n == 0 ? #"{"fn":"# : #",{"fn":"#, &o)
-            JSONWriter.writeString(t.fn, into: &o)
-            raw(#","note":"#, &o)
-            JSONWriter.writeString(t.note, into: &o)
+            o.raw(n == 0 ? #"{"fn":"# : #",{"fn":"#)
+            o.string(t.fn)
+            o.raw(#","note":"#)
+            o.string(t.note)
             o.append(UInt8(ascii: "}"))
         }
         o.append(UInt8(ascii: "]"))
         if !r.secondFault.isEmpty {
-            raw(#","second_fault":["#, &o)
+            o.raw(#","second_fault":["#)
             for (n, f) in r.secondFault.enumerated() {
                 if n > 0 { o.append(UInt8(ascii: ",")) }
                 write(f, into: &o)
@@ -49,146 +49,136 @@ enum FaultJSON {
         o.append(UInt8(ascii: "}"))
     }
 
-    @inline(__always)
-    private static func raw(_ s: StaticString, _ o: inout [UInt8]) { JSONWriter.writeRaw(s, into: &o) }
-
-    private static func bool(_ b: Bool, _ o: inout [UInt8]) { raw(b ? "true" : "false", &o) }
-
-    /// A string, or null.
-    private static func string(_ s: String?, _ o: inout [UInt8]) {
-        if let s { JSONWriter.writeString(s, into: &o) } else { raw("null", &o) }
-    }
-
     /// `"<prefix><id>"` (ids like "av3", "f12"), or null.
-    private static func id(_ prefix: StaticString, _ id: Int?, _ o: inout [UInt8]) {
-        guard let id else { raw("null", &o); return }
+    private static func id(_ prefix: StaticString, _ id: Int?, _ o: inout JSONBuffer) {
+        guard let id else { o.raw("null"); return }
         o.append(0x22)
-        raw(prefix, &o)
-        JSONWriter.writeInt(Int64(id), into: &o)
+        o.raw(prefix)
+        o.int(Int64(id))
         o.append(0x22)
     }
 
-    private static func lock(_ l: LockDecision?, _ o: inout [UInt8]) {
-        guard let l else { raw("null", &o); return }
-        raw(#"{"path":"#, &o)
-        JSONWriter.writeString(l.path.rawValue, into: &o)
-        raw(#","stat":"#, &o)
-        string(l.stat?.rawValue, &o)
-        raw(#","code":"#, &o)
-        JSONWriter.writeString(l.code.rawValue, into: &o)
-        raw(#","reason":"#, &o)
-        string(l.code.reason, &o)
-        raw(#","steps":["#, &o)
+    private static func lock(_ l: LockDecision?, _ o: inout JSONBuffer) {
+        guard let l else { o.raw("null"); return }
+        o.raw(#"{"path":"#)
+        o.string(l.path.rawValue)
+        o.raw(#","stat":"#)
+        o.string(l.stat?.rawValue)
+        o.raw(#","code":"#)
+        o.string(l.code.rawValue)
+        o.raw(#","reason":"#)
+        o.string(l.code.reason)
+        o.raw(#","steps":["#)
         for (n, s) in l.steps.enumerated() {
-            raw(n == 0 ? #"{"fn":"# : #",{"fn":"#, &o)
-            JSONWriter.writeString(s.fn, into: &o)
-            raw(#","result":"#, &o)
-            JSONWriter.writeString(s.result, into: &o)
-            raw(#","reason":"#, &o)
-            string(s.reason, &o)
+            o.raw(n == 0 ? #"{"fn":"# : #",{"fn":"#)
+            o.string(s.fn)
+            o.raw(#","result":"#)
+            o.string(s.result)
+            o.raw(#","reason":"#)
+            o.string(s.reason)
             o.append(UInt8(ascii: "}"))
         }
-        raw("]}", &o)
+        o.raw("]}")
     }
 
-    private static func anonVMA(_ a: AnonVMAOutcome, _ o: inout [UInt8]) {
-        raw(#"{"action":"#, &o)
-        JSONWriter.writeString(a.action.rawValue, into: &o)
-        raw(#","id":"#, &o)
+    private static func anonVMA(_ a: AnonVMAOutcome, _ o: inout JSONBuffer) {
+        o.raw(#"{"action":"#)
+        o.string(a.action.rawValue)
+        o.raw(#","id":"#)
         id("av", a.id, &o)
-        raw(#","from":"#, &o)
+        o.raw(#","from":"#)
         if let side = a.fromSide {
-            raw(#"{"side":"#, &o)
-            JSONWriter.writeString(side.rawValue, into: &o)
-            raw(#","vma":"#, &o)
-            string(a.fromVMA, &o)
+            o.raw(#"{"side":"#)
+            o.string(side.rawValue)
+            o.raw(#","vma":"#)
+            o.string(a.fromVMA)
             o.append(UInt8(ascii: "}"))
         } else {
-            raw("null", &o)
+            o.raw("null")
         }
-        raw(#","candidates":["#, &o)
+        o.raw(#","candidates":["#)
         for (n, c) in a.candidates.enumerated() {
-            raw(n == 0 ? #"{"side":"# : #",{"side":"#, &o)
-            JSONWriter.writeString(c.side.rawValue, into: &o)
-            raw(#","vma":"#, &o)
-            JSONWriter.writeString(c.vma, into: &o)
-            raw(#","compatible":"#, &o)
-            bool(c.compatible, &o)
-            raw(#","anon_vma":"#, &o)
+            o.raw(n == 0 ? #"{"side":"# : #",{"side":"#)
+            o.string(c.side.rawValue)
+            o.raw(#","vma":"#)
+            o.string(c.vma)
+            o.raw(#","compatible":"#)
+            o.bool(c.compatible)
+            o.raw(#","anon_vma":"#)
             id("av", c.anonVMA, &o)
-            raw(#","why":"#, &o)
-            JSONWriter.writeString(c.why, into: &o)
+            o.raw(#","why":"#)
+            o.string(c.why)
             o.append(UInt8(ascii: "}"))
         }
-        raw("]}", &o)
+        o.raw("]}")
     }
 
-    private static func pte(_ p: PTESnapshot, _ o: inout [UInt8]) {
-        raw(#"{"present":"#, &o)
-        bool(p.present, &o)
-        raw(#","writable":"#, &o)
-        bool(p.writable, &o)
-        raw(#","dirty":"#, &o)
-        bool(p.dirty, &o)
-        raw(#","guard":"#, &o)
-        bool(p.guardMarker, &o)
-        raw(#","folio":"#, &o)
+    private static func pte(_ p: PTESnapshot, _ o: inout JSONBuffer) {
+        o.raw(#"{"present":"#)
+        o.bool(p.present)
+        o.raw(#","writable":"#)
+        o.bool(p.writable)
+        o.raw(#","dirty":"#)
+        o.bool(p.dirty)
+        o.raw(#","guard":"#)
+        o.bool(p.guardMarker)
+        o.raw(#","folio":"#)
         id("f", p.folio, &o)
         o.append(UInt8(ascii: "}"))
     }
 
-    private static func folio(_ f: FolioSnapshot?, _ o: inout [UInt8]) {
-        guard let f else { raw("null", &o); return }
-        raw(#"{"id":"#, &o)
+    private static func folio(_ f: FolioSnapshot?, _ o: inout JSONBuffer) {
+        guard let f else { o.raw("null"); return }
+        o.raw(#"{"id":"#)
         id("f", f.id, &o)
-        raw(#","kind":"#, &o)
-        JSONWriter.writeString(f.kind.rawValue, into: &o)
-        raw(#","anon":"#, &o)
-        bool(f.kind == .anon, &o)
-        raw(#","zero_page":"#, &o)
-        bool(f.kind == .zero, &o)
-        raw(#","mapcount":"#, &o)
-        JSONWriter.writeInt(Int64(f.mapcount), into: &o)
-        raw(#","anon_exclusive":"#, &o)
-        bool(f.anonExclusive, &o)
-        raw(#","anon_vma":"#, &o)
+        o.raw(#","kind":"#)
+        o.string(f.kind.rawValue)
+        o.raw(#","anon":"#)
+        o.bool(f.kind == .anon)
+        o.raw(#","zero_page":"#)
+        o.bool(f.kind == .zero)
+        o.raw(#","mapcount":"#)
+        o.int(Int64(f.mapcount))
+        o.raw(#","anon_exclusive":"#)
+        o.bool(f.anonExclusive)
+        o.raw(#","anon_vma":"#)
         id("av", f.anonVMA, &o)
-        raw(#","index":"#, &o)
-        JSONWriter.writeInt(Int64(bitPattern: f.index), into: &o)
-        raw(#","copied_from":"#, &o)
+        o.raw(#","index":"#)
+        o.int(Int64(bitPattern: f.index))
+        o.raw(#","copied_from":"#)
         id("f", f.copiedFrom, &o)
         o.append(UInt8(ascii: "}"))
     }
 
     /// DTO.snapshot.
-    private static func snapshot(_ s: VMASnapshot, _ o: inout [UInt8]) {
-        raw(#"{"start":"#, &o)
-        JSONWriter.writeAddress(s.start, into: &o)
-        raw(#","end":"#, &o)
-        JSONWriter.writeAddress(s.end, into: &o)
-        raw(#","perms":""#, &o)
+    private static func snapshot(_ s: VMASnapshot, _ o: inout JSONBuffer) {
+        o.raw(#"{"start":"#)
+        o.address(s.start)
+        o.raw(#","end":"#)
+        o.address(s.end)
+        o.raw(#","perms":""#)
         o.append(s.flags.contains(.READ) ? UInt8(ascii: "r") : UInt8(ascii: "-"))
         o.append(s.flags.contains(.WRITE) ? UInt8(ascii: "w") : UInt8(ascii: "-"))
         o.append(s.flags.contains(.EXEC) ? UInt8(ascii: "x") : UInt8(ascii: "-"))
         o.append(s.flags.contains(.MAYSHARE) ? UInt8(ascii: "s") : UInt8(ascii: "p"))
-        raw(#"","pgoff":"#, &o)
-        JSONWriter.writeInt(Int64(bitPattern: s.pgoff), into: &o)
-        raw(#","flags":["#, &o)
+        o.raw(#"","pgoff":"#)
+        o.int(Int64(bitPattern: s.pgoff))
+        o.raw(#","flags":["#)
         var first = true
         for entry in VMFlags.table where s.flags.contains(entry.flag) {
             if !first { o.append(UInt8(ascii: ",")) }
             first = false
-            JSONWriter.writeString(entry.name, into: &o)
+            o.string(entry.name)
         }
-        raw(#"],"file_id":"#, &o)
+        o.raw(#"],"file_id":"#)
         if let f = s.fileID {
-            raw(#""file"#, &o)
-            JSONWriter.writeInt(Int64(f), into: &o)
+            o.raw(#""file"#)
+            o.int(Int64(f))
             o.append(0x22)
         } else {
-            raw("null", &o)
+            o.raw("null")
         }
-        raw(#","anon_vma":"#, &o)
+        o.raw(#","anon_vma":"#)
         id("av", s.anonVMA, &o)
         o.append(UInt8(ascii: "}"))
     }

@@ -31,7 +31,7 @@ enum OpResult {
     }
 
     /// Appends the compact JSON encoding of the result to `out`.
-    func write(into out: inout [UInt8]) {
+    func write(into out: inout JSONBuffer) {
         switch self {
         case let .faultSummary(s): s.write(into: &out)
         case let .syscallSummary(s): s.write(into: &out)
@@ -43,10 +43,9 @@ enum OpResult {
 
     /// The compact JSON encoding of the result.
     var encoded: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(1024)
+        var out = JSONBuffer(capacity: 1024)
         write(into: &out)
-        return out
+        return out.bytes()
     }
 }
 
@@ -77,7 +76,7 @@ struct FaultSummary {
     }
 
     /// Three literal appends (OpResultJSONTests checks every combination against `json`).
-    func write(into out: inout [UInt8]) {
+    func write(into out: inout JSONBuffer) {
         let head: StaticString = switch (fault, outcome) {
         case (true, .handled): #"{"fault":true,"outcome":"handled","code":"#
         case (true, .SIGSEGV): #"{"fault":true,"outcome":"SIGSEGV","code":"#
@@ -86,7 +85,7 @@ struct FaultSummary {
         case (false, .SIGSEGV): #"{"fault":false,"outcome":"SIGSEGV","code":"#
         case (false, .SIGBUS): #"{"fault":false,"outcome":"SIGBUS","code":"#
         }
-        JSONWriter.writeRaw(head, into: &out)
+        out.raw(head)
         let codeText: StaticString = switch code {
         case nil: "null"
         case .LEGACY?: #""LEGACY""#
@@ -107,14 +106,14 @@ struct FaultSummary {
         case .NO_MAP_PAGES?: #""NO_MAP_PAGES""#
         case .IO_RETRY?: #""IO_RETRY""#
         }
-        JSONWriter.writeRaw(codeText, into: &out)
+        out.raw(codeText)
         let tail: StaticString = switch path {
         case nil: #","path":null}"#
         case .vmaLock?: #","path":"vma_lock"}"#
         case .mmapLock?: #","path":"mmap_lock"}"#
         case .vmaLockThenMmapLock?: #","path":"vma_lock_then_mmap_lock"}"#
         }
-        JSONWriter.writeRaw(tail, into: &out)
+        out.raw(tail)
     }
 }
 
@@ -141,17 +140,13 @@ struct SyscallSummary {
                  ("errno", .str(errno?.name))])
     }
 
-    func write(into out: inout [UInt8]) {
-        JSONWriter.writeRaw(#"{"syscall":"#, into: &out)
-        JSONWriter.writeString(syscall, into: &out)
-        JSONWriter.writeRaw(#","return":"#, into: &out)
-        if returnIsAddress {
-            JSONWriter.writeAddress(UInt64(bitPattern: ret), into: &out)
-        } else {
-            JSONWriter.writeInt(ret, into: &out)
-        }
-        JSONWriter.writeRaw(#","errno":"#, into: &out)
-        if let errno { JSONWriter.writeString(errno.name, into: &out) } else { JSONWriter.writeRaw("null", into: &out) }
+    func write(into out: inout JSONBuffer) {
+        out.raw(#"{"syscall":"#)
+        out.string(syscall)
+        out.raw(#","return":"#)
+        if returnIsAddress { out.address(UInt64(bitPattern: ret)) } else { out.int(ret) }
+        out.raw(#","errno":"#)
+        out.string(errno?.name)
         out.append(UInt8(ascii: "}"))
     }
 }

@@ -9,22 +9,31 @@ struct PathSegments {
     init(_ path: String) {
         // An ASCII path is split by its bytes; a non-ASCII one by Characters
         // ("/" followed by a combining mark is not a separator).
-        guard path.utf8.allSatisfy({ $0 < 0x80 }) else {
+        var path = path
+        let bounds: [(Int, Int)]? = path.withUTF8 { u in
+            var bounds: [(Int, Int)] = []
+            bounds.reserveCapacity(8)
+            var i = 0
+            while i < u.count {
+                let c = u[i]
+                if c >= 0x80 { return nil }
+                if c == UInt8(ascii: "/") { i += 1; continue }
+                var j = i + 1
+                while j < u.count && u[j] != UInt8(ascii: "/") {
+                    if u[j] >= 0x80 { return nil }
+                    j += 1
+                }
+                bounds.append((i, j))
+                i = j
+            }
+            return bounds
+        }
+        guard let bounds else {
             self.init(path.split(separator: "/", omittingEmptySubsequences: true), 0)
             return
         }
-        var parts: [Substring] = []
-        parts.reserveCapacity(8)
         let u = path.utf8
-        var i = u.startIndex
-        while i != u.endIndex {
-            guard u[i] != UInt8(ascii: "/") else { i = u.index(after: i); continue }
-            var j = u.index(after: i)
-            while j != u.endIndex && u[j] != UInt8(ascii: "/") { j = u.index(after: j) }
-            parts.append(path[i..<j])
-            i = j
-        }
-        self.init(parts, 0)
+        self.init(bounds.map { (a, b) in Substring(u[u.index(u.startIndex, offsetBy: a)..<u.index(u.startIndex, offsetBy: b)]) }, 0)
     }
 
     private init(_ parts: [Substring], _ start: Int) {

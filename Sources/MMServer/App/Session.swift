@@ -101,16 +101,15 @@ public final class Session: @unchecked Sendable {
         let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 - resultsBase]) } : []
         events.unlock()
         let payloads = picked.map { (n, op, result) in
-            var out: [UInt8] = []
-            out.reserveCapacity(256)
-            JSONWriter.writeRaw(#"{"seq":"#, into: &out)
-            JSONWriter.writeInt(Int64(n + 1), into: &out)
-            JSONWriter.writeRaw(#","op":"#, into: &out)
+            var out = JSONBuffer(capacity: 256)
+            out.raw(#"{"seq":"#)
+            out.int(Int64(n + 1))
+            out.raw(#","op":"#)
             JSONWriter.write(op.json, into: &out)
-            JSONWriter.writeRaw(#","result":"#, into: &out)
+            out.raw(#","result":"#)
             result.write(into: &out)
             out.append(UInt8(ascii: "}"))
-            return out
+            return out.bytes()
         }
         return (start + picked.count, payloads)
     }

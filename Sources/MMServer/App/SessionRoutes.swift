@@ -153,9 +153,8 @@ extension MMSimApp {
 
     /// Applies decoded batch ops in order and returns `{"results": […]}`.
     func run(_ s: Session, _ decoded: [Op], summary: Bool) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + decoded.count * (summary ? 72 : 256))
-        JSONWriter.writeRaw(#"{"results":["#, into: &out)
+        var out = JSONBuffer(capacity: 16 + decoded.count * (summary ? 72 : 256))
+        out.raw(#"{"results":["#)
         s.lock.withLock {
             let before = s.sim.stats.faults
             var results: [OpResult] = []
@@ -178,8 +177,8 @@ extension MMSimApp {
             s.sim.tracer.enabled = true
             metrics.countFaults(before: before, after: s.sim.stats.faults)
         }
-        JSONWriter.writeRaw("]}", into: &out)
-        return out
+        out.raw("]}")
+        return out.bytes()
     }
 
     /// GET …/events: the log so far, then live operations, as SSE.
