@@ -87,16 +87,17 @@ public final class MMSimApp: @unchecked Sendable {
     /// Routes under /v1.
     func v1(_ req: HTTPRequest, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
         let m = req.method
+        let name = seg.firstName
         switch (m, seg.count) {
-        case (.get, 1) where seg[0] == "kernels":
+        case (.get, 1) where name == "kernels":
             return (json(.object([("kernels", .array(KernelModel.all.map(Self.kernel))),
                                   ("default", .string(store.defaultKernel.id))])), "/v1/kernels")
-        case (.post, 1) where seg[0] == "compare":
+        case (.post, 1) where name == "compare":
             return (json(try Compare.run(try body(req), limits: config.limits)), "/v1/compare")
-        case (_, 1) where seg[0] == "sessions":
+        case (_, 1) where name == "sessions":
             if m == .post { return (try createSession(req), "/v1/sessions") }
             if m == .get { return (json(.object([("sessions", .array(store.all().map { s in s.lock.withLock { s.summary(withProcesses: false) } }))])), "/v1/sessions") }
-        case (_, 2...) where seg[0] == "sessions":
+        case (_, 2...) where name == "sessions":
             return try sessionRoute(req, try store.get(String(seg[1])), seg.dropFirst(2))
         default: break
         }

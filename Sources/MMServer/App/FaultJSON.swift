@@ -164,12 +164,7 @@ enum FaultJSON {
         o.raw(#"","pgoff":"#)
         o.int(Int64(bitPattern: s.pgoff))
         o.raw(#","flags":["#)
-        var first = true
-        for entry in VMFlags.table where s.flags.contains(entry.flag) {
-            if !first { o.append(UInt8(ascii: ",")) }
-            first = false
-            o.string(entry.name)
-        }
+        FlagNames.shared.write(s.flags, into: &o)
         o.raw(#"],"file_id":"#)
         if let f = s.fileID {
             o.raw(#""file"#)
@@ -181,5 +176,43 @@ enum FaultJSON {
         o.raw(#","anon_vma":"#)
         id("av", s.anonVMA, &o)
         o.append(UInt8(ascii: "}"))
+    }
+}
+
+/// `VMFlags.names` as JSON, precomputed: the quoted names side by side in
+/// one byte array, and each flag's range in it.
+final class FlagNames: Sendable {
+    static let shared = FlagNames()
+    private let bytes: [UInt8]
+    private let entries: [(flag: UInt64, start: Int, end: Int)]
+
+    private init() {
+        var bytes: [UInt8] = []
+        var entries: [(flag: UInt64, start: Int, end: Int)] = []
+        for e in VMFlags.table {
+            let start = bytes.count
+            var one: [UInt8] = []
+            JSONWriter.writeString(e.name, into: &one)
+            bytes += one
+            entries.append((e.flag.rawValue, start, bytes.count))
+        }
+        self.bytes = bytes
+        self.entries = entries
+    }
+
+    /// Appends the names of the flags set in `flags`, comma-separated, in
+    /// table order (the contents of DTO.flagNames' array).
+    func write(_ flags: VMFlags, into o: inout JSONBuffer) {
+        let raw = flags.rawValue
+        var first = true
+        bytes.withUnsafeBufferPointer { b in
+            entries.withUnsafeBufferPointer { es in
+                for e in es where raw & e.flag == e.flag {
+                    if !first { o.append(UInt8(ascii: ",")) }
+                    first = false
+                    o.append(UnsafeBufferPointer(rebasing: b[e.start..<e.end]))
+                }
+            }
+        }
     }
 }

@@ -47,6 +47,10 @@ struct PathSegments {
     /// The first segment left, if any.
     var first: Substring? { start < parts.count ? parts[start] : nil }
 
+    /// The first segment left as a String (route names are short: small
+    /// strings, which compare with literals by their bits).
+    var firstName: String? { start < parts.count ? String(parts[start]) : nil }
+
     /// The `k`-th segment left.
     subscript(k: Int) -> Substring { parts[start + k] }
 

@@ -6,7 +6,7 @@ extension MMSimApp {
     func sessionRoute(_ req: HTTPRequest, _ s: Session, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
         let m = req.method
         let base = "/v1/sessions/{sid}"
-        switch (m, seg.first, seg.count) {
+        switch (m, seg.firstName, seg.count) {
         case (.get, nil, 0):
             return (json(s.lock.withLock { s.summary(withProcesses: true) }), base)
         case (.delete, nil, 0):
@@ -54,7 +54,7 @@ extension MMSimApp {
             guard let p = s.sim.processes[pid] else { throw .notFound("no process with pid \(pid) in this session") }
             return p
         }
-        switch (m, seg.first, seg.count) {
+        switch (m, seg.firstName, seg.count) {
         case (.get, nil, 0):
             return (json(try s.locked { () throws(APIError) in
                 let p = try proc()
