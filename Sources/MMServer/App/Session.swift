@@ -14,7 +14,7 @@ public final class Session: @unchecked Sendable {
     /// Signalled whenever an event is appended (SSE subscribers wait on it).
     let events = NSCondition()
     /// Every operation applied, as the JSON that would replay it.
-    private(set) var log: [Op] = []
+    private(set) var log = OpLog()
     /// Results of the operations, parallel to `log`, encoded for SSE only
     /// when a subscriber reads them. Only the newest `eventHistory` are kept.
     private var results: [OpResult] = []

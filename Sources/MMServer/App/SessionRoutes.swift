@@ -152,30 +152,44 @@ extension MMSimApp {
     }
 
     /// Applies decoded batch ops in order and returns `{"results": […]}`.
+    /// Only applying and recording hold the session lock; the response is
+    /// written after.
     func run(_ s: Session, _ decoded: [Op], summary: Bool) -> [UInt8] {
-        var out = JSONBuffer(capacity: 16 + decoded.count * (summary ? 72 : 256))
-        out.raw(#"{"results":["#)
+        // One result per op; a failed op's is its error body.
+        var outcomes: [OpResult] = []
+        outcomes.reserveCapacity(decoded.count)
         s.lock.withLock {
             let before = s.sim.stats.faults
-            var results: [OpResult] = []
-            results.reserveCapacity(decoded.count)
-            // The ops that succeeded, once one has failed (until then: a prefix of `decoded`).
-            var applied: [Op]?
+            var failed: [Int] = []
             for (n, op) in decoded.enumerated() {
-                if n > 0 { out.append(UInt8(ascii: ",")) }
                 do throws(APIError) {
-                    let r = try s.perform(op, summary: summary)
-                    r.write(into: &out)
-                    results.append(r)
-                    applied?.append(op)
+                    outcomes.append(try s.perform(op, summary: summary))
                 } catch {
-                    JSONWriter.write(error.body(requestID: "ops[\(n)]"), into: &out)
-                    if applied == nil { applied = Array(decoded[..<n]) }
+                    outcomes.append(.json(error.body(requestID: "ops[\(n)]")))
+                    failed.append(n)
                 }
             }
-            s.record(ops: applied ?? decoded, results: results)
+            if failed.isEmpty {
+                s.record(ops: decoded, results: outcomes)
+            } else {
+                // Failed ops change nothing and are not logged.
+                var ops: [Op] = [], results: [OpResult] = []
+                var next = 0
+                for (n, op) in decoded.enumerated() {
+                    if next < failed.count && failed[next] == n { next += 1; continue }
+                    ops.append(op)
+                    results.append(outcomes[n])
+                }
+                s.record(ops: ops, results: results)
+            }
             s.sim.tracer.enabled = true
             metrics.countFaults(before: before, after: s.sim.stats.faults)
+        }
+        var out = JSONBuffer(capacity: 16 + decoded.count * (summary ? 72 : 256))
+        out.raw(#"{"results":["#)
+        for (n, r) in outcomes.enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            r.write(into: &out)
         }
         out.raw("]}")
         return out.bytes()
