@@ -27,7 +27,7 @@ public final class MMSimApp: @unchecked Sendable {
         // The request id of error bodies: the request's number in hex, formatted only for an error.
         var rid: String { String(requestNumber, radix: 16) }
         do {
-            if segments.first == "v1" {
+            if segments.firstName == "v1" {
                 let (resp, route) = try v1(req, segments.dropFirst())
                 return (resp, route)
             }
@@ -98,7 +98,7 @@ public final class MMSimApp: @unchecked Sendable {
             if m == .post { return (try createSession(req), "/v1/sessions") }
             if m == .get { return (json(.object([("sessions", .array(store.all().map { s in s.lock.withLock { s.summary(withProcesses: false) } }))])), "/v1/sessions") }
         case (_, 2...) where name == "sessions":
-            return try sessionRoute(req, try store.get(String(seg[1])), seg.dropFirst(2))
+            return try sessionRoute(req, try store.get(seg.string(1)), seg.dropFirst(2))
         default: break
         }
         throw APIError.notFound("no route \(m) /v1/\(seg.joined(separator: "/"))")

@@ -81,7 +81,7 @@ extension MMSimApp {
                 return Inspection.pages(s.sim, pid: pid, start: start, end: end)
             }), base + "/pages")
         case (.post, "syscalls", 2):
-            let name = String(seg[1])
+            let name = seg.string(1)
             guard Requests.syscallNames.contains(name) else { throw .notFound("unknown syscall '\(name)'") }
             // As Op.decode of the body with "op" and "pid" set, without rebuilding it.
             let op = Op.syscall(pid: pid, try Requests.syscall(name, try Args(try body(req))))
