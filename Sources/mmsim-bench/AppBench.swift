@@ -61,7 +61,7 @@ func appBenchmarks(only: String? = nil) {
             fatalError("bench: the present-page fault did not answer \"fault\": false")
         }
         let ns = measure(200_000) { _ in _ = app.handle(req) }
-        record("API: POST …/faults, page present (in-process handle)", String(format: "%.0f ns/request", ns), "a few µs")
+        record("API: POST …/faults, page present (in-process handle)", String(format: "%.0f ns/request", ns), "≤ 5 µs")
     }
     // (b) POST …/ops with 10,000 summary ops; every round appends to the session log.
     if only == nil || only == "batch" {
@@ -76,6 +76,6 @@ func appBenchmarks(only: String? = nil) {
             fatalError("bench: the ops batch failed")
         }
         let ns = measure(10, rounds: 5) { _ in _ = app.handle(req) } / Double(n)
-        record("API: POST …/ops, 10,000 summary ops (in-process handle)", String(format: "%.0f ns/op", ns), "≪ 2 µs")
+        record("API: POST …/ops, 10,000 summary ops (in-process handle)", String(format: "%.0f ns/op", ns), "≤ 1 µs")
     }
 }
