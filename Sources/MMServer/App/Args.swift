@@ -105,23 +105,7 @@ public struct Args {
     /// "0x…" with 1…16 hex digits, parsed without allocating; nil for
     /// anything else (which `address` then parses the general way).
     static func hexAddress(_ s: String) -> UInt64? {
-        let r: UInt64?? = s.utf8.withContiguousStorageIfAvailable { b -> UInt64? in
-            guard b.count >= 3, b.count <= 18, b[0] == UInt8(ascii: "0"), b[1] | 0x20 == UInt8(ascii: "x") else { return nil }
-            var v: UInt64 = 0
-            for k in 2..<b.count {
-                let c = b[k]
-                let d: UInt8
-                switch c {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c &- UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c &- UInt8(ascii: "a") &+ 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c &- UInt8(ascii: "A") &+ 10
-                default: return nil
-                }
-                v = v << 4 | UInt64(d)
-            }
-            return v
-        }
-        return r ?? nil
+        s.utf8.withContiguousStorageIfAvailable(RawFields.hexAddress) ?? nil
     }
 
     /// Flags in strace spelling ("A|B"), an array of names, or a number.
