@@ -104,6 +104,18 @@ final class RawFieldsTests: XCTestCase {
         XCTAssertGreaterThan(decoded, 100)
     }
 
+    func testByteCountMatchesANaiveCount() {
+        var rng: UInt64 = 42
+        for length in [0, 1, 7, 8, 9, 15, 16, 17, 100, 1000] {
+            let bytes: [UInt8] = (0..<length).map { _ in
+                rng = rng &* 6364136223846793005 &+ 1442695040888963407
+                return [UInt8(ascii: "{"), 0x7b ^ 0x80, 0, 0xff, UInt8(ascii: "a")][Int(rng >> 60) % 5]
+            }
+            let n = bytes.withUnsafeBufferPointer { BatchBody.count(UInt8(ascii: "{"), in: $0) }
+            XCTAssertEqual(n, bytes.filter { $0 == UInt8(ascii: "{") }.count, "length \(length)")
+        }
+    }
+
     func testFaultBodiesDecodeLikeArgs() throws {
         for body in [#"{"address":"0x7f0000000000","access":"read"}"#, #" { "access" : "write" , "address" : 4096 } "#,
                      #"{"address":"0x1000","mode":"kernel","access":"exec","pid":7,"op":"x"}"#,

@@ -49,7 +49,9 @@ enum BatchBody {
     private static func opList(_ s: inout RawJSONScanner, maxOps: Int) -> [Op]? {
         guard s.eat(UInt8(ascii: "[")) else { return nil }
         var ops: [Op] = []
-        ops.reserveCapacity(min(maxOps, s.b.count / 64 + 1))
+        // Each op is an object: the body's '{' count (less the outer one) is
+        // the exact count for flat ops, so the array the log keeps has no slack.
+        ops.reserveCapacity(min(maxOps, count(UInt8(ascii: "{"), in: s.b)))
         s.skipSpace()
         if s.eat(UInt8(ascii: "]")) { return ops }
         while true {
@@ -65,5 +67,25 @@ enum BatchBody {
             if s.eat(UInt8(ascii: "]")) { return ops }
             return nil
         }
+    }
+
+    /// How many bytes of `b` are `byte`, eight at a time.
+    static func count(_ byte: UInt8, in b: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = b.baseAddress else { return 0 }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let pattern = ones &* UInt64(byte)
+        var n = 0, i = 0
+        let raw = UnsafeRawPointer(base)
+        while i + 8 <= b.count {
+            let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
+            // A byte of x is zero exactly where `byte` was; mark each with its high bit.
+            n += (~(((x & ~highs) &+ ~highs) | x) & highs).nonzeroBitCount
+            i += 8
+        }
+        while i < b.count {
+            if b[i] == byte { n += 1 }
+            i += 1
+        }
+        return n
     }
 }
