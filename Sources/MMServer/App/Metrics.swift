@@ -37,6 +37,9 @@ public final class Metrics: @unchecked Sendable {
 
     /// Adds the faults a request simulated (the delta of a session's counters).
     func countFaults(before: Stats.Faults, after: Stats.Faults) {
+        // Nothing to add (e.g. an access the PTE already allowed): no lock.
+        if after.vmaLockSuccess == before.vmaLockSuccess && after.mmapLock == before.mmapLock
+            && after.vmaLockAbort == before.vmaLockAbort && after.vmaLockRetry == before.vmaLockRetry { return }
         lock.lock()
         faultsVMALock += after.vmaLockSuccess - before.vmaLockSuccess
         faultsMmapLock += after.mmapLock - before.mmapLock
