@@ -19,7 +19,7 @@ let package = Package(
         // HTTP/1.1 over POSIX sockets (epoll event loops), router, DTOs, config.
         .target(name: "MMServer", dependencies: ["MMCore", "CLinuxShims"]),
         .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMCore"]),
-        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore"], path: "Sources/mmsim-bench"),
+        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMServer"], path: "Sources/mmsim-bench"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], exclude: ["Fixtures"]),
         .testTarget(name: "MMServerTests", dependencies: ["MMServer", "MMCore"]),
     ]

@@ -1,8 +1,10 @@
 import Foundation
 import MMCore
 
-// mmsim-bench: in-process benchmarks of the simulation core (issue targets
-// in parentheses). Run with `scripts/bench.sh` (release build).
+// mmsim-bench: in-process benchmarks of the simulation core and of the API
+// (issue targets in parentheses). Run with `scripts/bench.sh` (release
+// build); `mmsim-bench app [fault|batch]` runs only the API benchmarks
+// (AppBench.swift).
 
 func now() -> Double {
     var ts = timespec()
@@ -49,6 +51,27 @@ func populated(_ count: Int, model: KernelModel = .v6_18) -> (Simulation, Int) {
                                                flags: anonFixed, fd: -1, offset: 0))
     }
     return (sim, p.pid)
+}
+
+let onlyApp = CommandLine.arguments.dropFirst().first == "app"
+
+/// Prints the markdown table of everything recorded.
+func printTable() {
+    let date = ISO8601DateFormatter().string(from: Date())
+    var cpu = "unknown CPU"
+    if let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+       let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
+        cpu = line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpu
+    }
+    print("Measured \(date) on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), Linux \(ProcessInfo.processInfo.operatingSystemVersionString); release build.\n")
+    print("| benchmark | result | target |\n| --- | --- | --- |")
+    for (n, v, t) in rows { print("| \(n) | \(v) | \(t) |") }
+}
+
+if onlyApp {
+    appBenchmarks(only: CommandLine.arguments.dropFirst(2).first)
+    printTable()
+    exit(0)
 }
 
 // 0. Memory (first, before other benchmarks leave freed heap behind): 10,000 VMAs and 100,000 resident pages.
@@ -169,12 +192,7 @@ do {
     record("replay: parse + apply strace events", String(format: "%.2f M events/s", Double(events) / best / 1e6), "≥ 1 M events/s")
 }
 
-let date = ISO8601DateFormatter().string(from: Date())
-var cpu = "unknown CPU"
-if let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-   let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
-    cpu = line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpu
-}
-print("Measured \(date) on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), Linux \(ProcessInfo.processInfo.operatingSystemVersionString); release build.\n")
-print("| benchmark | result | target |\n| --- | --- | --- |")
-for (n, v, t) in rows { print("| \(n) | \(v) | \(t) |") }
+// 8. The API in-process (AppBench.swift).
+appBenchmarks()
+
+printTable()

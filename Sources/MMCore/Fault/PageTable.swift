@@ -23,6 +23,10 @@ public struct PageTable {
     private var slots: ContiguousArray<Slot> = []
     /// Slots holding a table.
     private var tables = 0
+    /// The last table page freed (all nil), kept for the next one needed:
+    /// unmapping a range that empties a table and faulting into it again is
+    /// common, and freeing a table destroys its 512 entries one by one.
+    private var spare: ContiguousArray<PTE?>?
     public private(set) var count = 0
 
     public init() {}
@@ -73,7 +77,13 @@ public struct PageTable {
                     if slots[s].used == 0 { removeSlot(s) }
                 }
             } else if let newValue {
-                var ptes = ContiguousArray<PTE?>(repeating: nil, count: Self.ptrsPerPTE)
+                var ptes: ContiguousArray<PTE?>
+                if spare != nil {
+                    ptes = spare.unsafelyUnwrapped
+                    spare = nil  // `ptes` is now the only reference: no copy on write below
+                } else {
+                    ptes = ContiguousArray<PTE?>(repeating: nil, count: Self.ptrsPerPTE)
+                }
                 ptes[j] = newValue
                 insertSlot(Slot(key: vpn >> Self.tableShift, used: 1, ptes: ptes))
                 count += 1
@@ -168,7 +178,9 @@ public struct PageTable {
         let mask = slots.count - 1
         var hole = i
         var j = i
-        slots[hole] = Slot(key: Self.emptyKey, used: 0, ptes: [])
+        var freed = Slot(key: Self.emptyKey, used: 0, ptes: [])
+        swap(&slots[hole], &freed)
+        spare = freed.ptes
         tables -= 1
         while true {
             j = (j + 1) & mask

@@ -152,6 +152,9 @@ public struct FlagTable: Sendable {
     public let entries: [(String, UInt64)]
     public let isEnumeration: Bool
     private let byName: [String: UInt64]
+    /// `byName` grouped by the names' UTF-8 length, for looking bytes up
+    /// without making a String.
+    private let byLength: [[(name: [UInt8], value: UInt64)]]
 
     public init(zeroName: String, typeMask: UInt64 = 0, types: [(String, UInt64)] = [],
                 entries: [(String, UInt64)], aliases: [(String, UInt64)] = []) {
@@ -163,6 +166,7 @@ public struct FlagTable: Sendable {
         var names: [String: UInt64] = [:]
         for (n, v) in types + entries + aliases { names[n] = v }
         self.byName = names
+        self.byLength = Self.grouped(names)
     }
 
     public init(enumeration: [(String, UInt64)]) {
@@ -174,6 +178,24 @@ public struct FlagTable: Sendable {
         var names: [String: UInt64] = [:]
         for (n, v) in enumeration { names[n] = v }
         self.byName = names
+        self.byLength = Self.grouped(names)
+    }
+
+    private static func grouped(_ names: [String: UInt64]) -> [[(name: [UInt8], value: UInt64)]] {
+        var groups: [[(name: [UInt8], value: UInt64)]] = Array(repeating: [], count: (names.keys.map(\.utf8.count).max() ?? 0) + 1)
+        for (n, v) in names { groups[n.utf8.count].append((Array(n.utf8), v)) }
+        return groups
+    }
+
+    /// `byName[token]` for the token's bytes.
+    @inline(__always)
+    private func value(of token: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        guard token.count < byLength.count else { return nil }
+        search: for (name, v) in byLength[token.count] {
+            for k in 0..<token.count where name[k] != token[k] { continue search }
+            return v
+        }
+        return nil
     }
 
     /// The value of one name, if known.
@@ -181,18 +203,63 @@ public struct FlagTable: Sendable {
 
     /// Parses "A|B|0x10", a decimal or hex number, or a single name.
     public func parse(_ text: String) throws(FlagParseError) -> UInt64 {
+        switch parseASCII(text) {
+        case let .value(v): return v
+        case let .unknown(token): throw FlagParseError(token: token)
+        case .notASCII?, nil: break
+        }
         var result: UInt64 = 0
         for raw in text.split(separator: "|", omittingEmptySubsequences: false) {
             var sub = raw[...]
             while let c = sub.first, c == " " || c == "\t" { sub = sub.dropFirst() }
             while let c = sub.last, c == " " || c == "\t" { sub = sub.dropLast() }
             let token = String(sub)
-            if let v = byName[token] { result |= v; continue }
-            if token == zeroName { continue }
-            if let v = Self.parseNumber(token) { result |= v; continue }
-            throw FlagParseError(token: token)
+            if let v = try tokenValue(token) { result |= v }
         }
         return result
+    }
+
+    /// One trimmed token's value (nil for `zeroName`), or its error.
+    @inline(__always)
+    private func tokenValue(_ token: String) throws(FlagParseError) -> UInt64? {
+        if let v = byName[token] { return v }
+        if token == zeroName { return nil }
+        if let v = Self.parseNumber(token) { return v }
+        throw FlagParseError(token: token)
+    }
+
+    private enum ASCIIParse { case value(UInt64), unknown(String), notASCII }
+
+    /// `parse` over the bytes of an all-ASCII text, where each Character is
+    /// one byte, so splitting and trimming bytes is the same as splitting
+    /// and trimming Characters, without the grapheme machinery.
+    private func parseASCII(_ text: String) -> ASCIIParse? {
+        text.utf8.withContiguousStorageIfAvailable { b -> ASCIIParse in
+            for c in b where c >= 0x80 { return .notASCII }
+            var result: UInt64 = 0
+            var start = 0
+            while start <= b.count {
+                var end = start
+                while end < b.count && b[end] != UInt8(ascii: "|") { end += 1 }
+                var lo = start, hi = end
+                while lo < hi && (b[lo] == 0x20 || b[lo] == 0x09) { lo += 1 }
+                while hi > lo && (b[hi - 1] == 0x20 || b[hi - 1] == 0x09) { hi -= 1 }
+                let bytes = UnsafeBufferPointer(rebasing: b[lo..<hi])
+                if let v = value(of: bytes) {
+                    result |= v
+                    start = end + 1
+                    continue
+                }
+                let t = String(decoding: bytes, as: UTF8.self)
+                do throws(FlagParseError) {
+                    if let v = try tokenValue(t) { result |= v }
+                } catch {
+                    return .unknown(error.token)
+                }
+                start = end + 1
+            }
+            return .value(result)
+        }
     }
 
     /// Parses an array of names (each may itself be "A|B").

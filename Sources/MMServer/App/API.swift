@@ -20,12 +20,15 @@ public final class MMSimApp: @unchecked Sendable {
 
     /// Answers one request; never throws (errors become JSON 4xx/5xx).
     public func respond(_ req: HTTPRequest) -> (HTTPResponse, route: String) {
-        let path = req.decodedPath ?? req.path
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        let rid = String(requestCounter.increment(), radix: 16)
+        // Without a '%' the decoded path is the path itself.
+        let path = Self.hasPercent(req.path) ? (req.decodedPath ?? req.path) : req.path
+        let segments = PathSegments(path)
+        let requestNumber = requestCounter.increment()
+        // The request id of error bodies: the request's number in hex, formatted only for an error.
+        var rid: String { String(requestNumber, radix: 16) }
         do {
-            if segments.first == "v1" {
-                let (resp, route) = try v1(req, Array(segments.dropFirst()))
+            if segments.firstName == "v1" {
+                let (resp, route) = try v1(req, segments.dropFirst())
                 return (resp, route)
             }
             switch (req.method, path) {
@@ -50,8 +53,18 @@ public final class MMSimApp: @unchecked Sendable {
         }
     }
 
+    /// Whether `path` has a '%' (only then can its decoded form differ).
+    static func hasPercent(_ path: String) -> Bool {
+        var path = path
+        return path.withUTF8 { u in u.contains(UInt8(ascii: "%")) }
+    }
+
     func json(_ v: JSONValue, status: HTTPStatus = .ok) -> HTTPResponse {
         .json(status, JSONWriter.encode(v))
+    }
+
+    func json(_ r: OpResult, status: HTTPStatus = .ok) -> HTTPResponse {
+        .json(status, r.encoded)
     }
 
     func error(_ e: APIError, _ rid: String) -> HTTPResponse {
@@ -66,25 +79,26 @@ public final class MMSimApp: @unchecked Sendable {
         }
     }
 
-    func pid(_ s: String) throws(APIError) -> Int {
+    func pid(_ s: Substring) throws(APIError) -> Int {
         guard let p = Int(s), p > 0 else { throw .badRequest("pid '\(s)' must be a positive integer") }
         return p
     }
 
     /// Routes under /v1.
-    func v1(_ req: HTTPRequest, _ seg: [String]) throws(APIError) -> (HTTPResponse, String) {
+    func v1(_ req: HTTPRequest, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
         let m = req.method
+        let name = seg.firstName
         switch (m, seg.count) {
-        case (.get, 1) where seg[0] == "kernels":
+        case (.get, 1) where name == "kernels":
             return (json(.object([("kernels", .array(KernelModel.all.map(Self.kernel))),
                                   ("default", .string(store.defaultKernel.id))])), "/v1/kernels")
-        case (.post, 1) where seg[0] == "compare":
+        case (.post, 1) where name == "compare":
             return (json(try Compare.run(try body(req), limits: config.limits)), "/v1/compare")
-        case (_, 1) where seg[0] == "sessions":
+        case (_, 1) where name == "sessions":
             if m == .post { return (try createSession(req), "/v1/sessions") }
             if m == .get { return (json(.object([("sessions", .array(store.all().map { s in s.lock.withLock { s.summary(withProcesses: false) } }))])), "/v1/sessions") }
-        case (_, 2...) where seg[0] == "sessions":
-            return try sessionRoute(req, try store.get(seg[1]), Array(seg.dropFirst(2)))
+        case (_, 2...) where name == "sessions":
+            return try sessionRoute(req, try store.get(seg.string(1)), seg.dropFirst(2))
         default: break
         }
         throw APIError.notFound("no route \(m) /v1/\(seg.joined(separator: "/"))")
@@ -120,7 +134,7 @@ public final class MMSimApp: @unchecked Sendable {
     }
 }
 
-/// A counter for request ids, guarded by a lock.
+/// A counter for request ids, guarded by a lock (uncontended: tens of ns).
 final class Atomic64: @unchecked Sendable {
     private let lock = NSLock()
     private var value: UInt64 = 0

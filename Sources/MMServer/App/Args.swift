@@ -4,28 +4,61 @@ import MMCore
 /// that name the field (api.md "Conventions").
 public struct Args {
     public let value: JSONValue
+    /// The members of `value`.
+    private let members: [(String, JSONValue)]
+    /// What `context` is made of; an `ops` entry's prefix is only formatted
+    /// for an error message.
+    private enum Prefix { case text(String), op(Int) }
+    private let prefix: Prefix
+
     /// Prefix for field names in messages (e.g. "ops[3].").
-    public let context: String
+    public var context: String { Self.text(prefix) }
+
+    private static func text(_ prefix: Prefix) -> String {
+        switch prefix {
+        case let .text(t): t
+        case let .op(n): "ops[\(n)]."
+        }
+    }
 
     public init(_ value: JSONValue, context: String = "") throws(APIError) {
-        guard case .object = value else {
+        try self.init(value, .text(context))
+    }
+
+    /// Arguments of entry `index` of a batch (context "ops[index].").
+    init(_ value: JSONValue, opIndex index: Int) throws(APIError) {
+        try self.init(value, .op(index))
+    }
+
+    private init(_ value: JSONValue, _ prefix: Prefix) throws(APIError) {
+        self.prefix = prefix
+        guard case let .object(members) = value else {
+            let context = Self.text(prefix)
             throw .badRequest("\(context.isEmpty ? "body" : String(context.dropLast()))) must be a JSON object")
         }
         self.value = value
-        self.context = context
+        self.members = members
     }
 
     private func name(_ key: String) -> String { "'\(context)\(key)'" }
 
+    /// The first member named `key`, if any (like `JSONValue`'s subscript).
+    @inline(__always)
+    private func member(_ key: String) -> JSONValue? {
+        let n = key.utf8.count
+        for (k, v) in members where k.utf8.count == n && k == key { return v }
+        return nil
+    }
+
     /// Whether the member exists and is not null.
     public func has(_ key: String) -> Bool {
-        if let v = value[key], v != .null { return true }
+        if let v = member(key), v != .null { return true }
         return false
     }
 
     /// A required or defaulted integer.
     public func int(_ key: String, default def: Int? = nil) throws(APIError) -> Int {
-        guard let v = value[key], v != .null else {
+        guard let v = member(key), v != .null else {
             if let def { return def }
             throw .badRequest("field \(name(key)) is required")
         }
@@ -36,7 +69,7 @@ public struct Args {
     /// A byte count or offset: a non-negative-or-wrapping integer (`-1` and
     /// huge values reach the simulated kernel unchanged, as in C).
     public func u64(_ key: String, default def: UInt64? = nil) throws(APIError) -> UInt64 {
-        guard let v = value[key], v != .null else {
+        guard let v = member(key), v != .null else {
             if let def { return def }
             throw .badRequest("field \(name(key)) is required")
         }
@@ -52,13 +85,14 @@ public struct Args {
 
     /// An address: "0x…" string, integer, or null (= 0 / NULL).
     public func address(_ key: String, default def: UInt64? = nil) throws(APIError) -> UInt64 {
-        guard let v = value[key], v != .null else {
+        guard let v = member(key), v != .null else {
             if let def { return def }
             throw .badRequest("field \(name(key)) is required")
         }
         switch v {
         case let .int(i): return UInt64(bitPattern: i)
         case let .string(s):
+            if let n = Self.hexAddress(s) { return n }
             let t = s.lowercased()
             if t == "null" { return 0 }
             if t.hasPrefix("0x"), let n = UInt64(t.dropFirst(2), radix: 16) { return n }
@@ -68,9 +102,15 @@ public struct Args {
         }
     }
 
+    /// "0x…" with 1…16 hex digits, parsed without allocating; nil for
+    /// anything else (which `address` then parses the general way).
+    static func hexAddress(_ s: String) -> UInt64? {
+        s.utf8.withContiguousStorageIfAvailable(RawFields.hexAddress) ?? nil
+    }
+
     /// Flags in strace spelling ("A|B"), an array of names, or a number.
     public func flags(_ key: String, _ table: FlagTable, default def: UInt64? = nil) throws(APIError) -> UInt64 {
-        guard let v = value[key], v != .null else {
+        guard let v = member(key), v != .null else {
             if let def { return def }
             throw .badRequest("field \(name(key)) is required")
         }
@@ -98,7 +138,7 @@ public struct Args {
 
     /// A string member.
     public func string(_ key: String, default def: String? = nil) throws(APIError) -> String {
-        guard let v = value[key], v != .null else {
+        guard let v = member(key), v != .null else {
             if let def { return def }
             throw .badRequest("field \(name(key)) is required")
         }
@@ -108,14 +148,14 @@ public struct Args {
 
     /// An optional boolean.
     public func bool(_ key: String, default def: Bool) throws(APIError) -> Bool {
-        guard let v = value[key], v != .null else { return def }
+        guard let v = member(key), v != .null else { return def }
         guard case let .bool(b) = v else { throw .badRequest("field \(name(key)) must be a boolean") }
         return b
     }
 
     /// A nested object, if present.
     public func object(_ key: String) throws(APIError) -> Args? {
-        guard let v = value[key], v != .null else { return nil }
+        guard let v = member(key), v != .null else { return nil }
         guard case .object = v else { throw .badRequest("field \(name(key)) must be an object") }
         return try Args(v, context: "\(context)\(key).")
     }

@@ -77,9 +77,9 @@ enum DTO {
 
     /// A syscall response; summary mode drops effects and trace.
     static func syscall(_ r: SyscallResult, summary: Bool) -> JSONValue {
+        if summary { return SyscallSummary(r).json }
         var m: [(String, JSONValue)] = [("syscall", .string(r.syscall)), ("return", retValue(r)),
                                         ("errno", .str(r.errno?.name))]
-        if summary { return .object(m) }
         m.append(("strace", .string(r.strace)))
         m.append(("effects", effects(r.effects)))
         m.append(("trace", trace(r.trace)))
@@ -135,11 +135,9 @@ enum DTO {
     }
 
     /// A fault response (api.md "Faults"); summary keeps outcome and lock code.
+    /// FaultJSON writes the same full response without the tree.
     static func fault(_ r: FaultResult, summary: Bool) -> JSONValue {
-        if summary {
-            return .object([("fault", .bool(r.fault)), ("outcome", .string(r.outcome.rawValue)),
-                            ("code", .str(r.lock?.code.rawValue)), ("path", .str(r.lock?.path.rawValue))])
-        }
+        if summary { return FaultSummary(r).json }
         var m: [(String, JSONValue)] = [
             ("fault", .bool(r.fault)), ("address", .addr(r.address)), ("access", .string(r.access.rawValue)),
             ("mode", .string(r.mode.rawValue)), ("outcome", .string(r.outcome.rawValue)),

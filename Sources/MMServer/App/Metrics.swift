@@ -5,7 +5,14 @@ import MMCore
 /// status, a latency histogram, live sessions, faults by lock path.
 public final class Metrics: @unchecked Sendable {
     private let lock = NSLock()
-    private var requests: [String: Int] = [:]          // "route\u{0}status" → count
+    /// A request counter's labels.
+    private struct RouteStatus: Hashable {
+        var route: String
+        var status: Int
+        /// The order of the exposition: "route\u{0}status" as text.
+        var sortKey: String { route + "\u{0}" + String(status) }
+    }
+    private var requests: [RouteStatus: Int] = [:]
     /// Histogram bucket upper bounds in seconds.
     static let buckets: [Double] = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1]
     private var bucketCounts = [Int](repeating: 0, count: buckets.count)
@@ -21,7 +28,7 @@ public final class Metrics: @unchecked Sendable {
     /// Records one answered request.
     public func observe(route: String, status: Int, seconds: Double) {
         lock.lock()
-        requests[route + "\u{0}" + String(status), default: 0] += 1
+        requests[RouteStatus(route: route, status: status), default: 0] += 1
         for (i, b) in Self.buckets.enumerated() where seconds <= b { bucketCounts[i] += 1 }
         latencyCount += 1
         latencySum += seconds
@@ -30,6 +37,9 @@ public final class Metrics: @unchecked Sendable {
 
     /// Adds the faults a request simulated (the delta of a session's counters).
     func countFaults(before: Stats.Faults, after: Stats.Faults) {
+        // Nothing to add (e.g. an access the PTE already allowed): no lock.
+        if after.vmaLockSuccess == before.vmaLockSuccess && after.mmapLock == before.mmapLock
+            && after.vmaLockAbort == before.vmaLockAbort && after.vmaLockRetry == before.vmaLockRetry { return }
         lock.lock()
         faultsVMALock += after.vmaLockSuccess - before.vmaLockSuccess
         faultsMmapLock += after.mmapLock - before.mmapLock
@@ -44,9 +54,8 @@ public final class Metrics: @unchecked Sendable {
         defer { lock.unlock() }
         var out = "# HELP mmsim_http_requests_total HTTP requests answered, by route and status.\n"
         out += "# TYPE mmsim_http_requests_total counter\n"
-        for key in requests.keys.sorted() {
-            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
-            out += "mmsim_http_requests_total{route=\"\(parts[0])\",status=\"\(parts[1])\"} \(requests[key]!)\n"
+        for (key, count) in requests.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
+            out += "mmsim_http_requests_total{route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
         }
         out += "# HELP mmsim_http_request_duration_seconds Time to answer a request.\n"
         out += "# TYPE mmsim_http_request_duration_seconds histogram\n"

@@ -14,14 +14,24 @@ enum Op {
 
     /// Decodes `{"op": name, …}` (api.md "Batches").
     static func decode(_ value: JSONValue, context: String = "") throws(APIError) -> Op {
-        let a = try Args(value, context: context)
+        try decode(try Args(value, context: context))
+    }
+
+    /// Decodes entry `index` of a batch (field names "ops[index].…" in errors).
+    static func decode(_ value: JSONValue, opIndex index: Int) throws(APIError) -> Op {
+        try decode(try Args(value, opIndex: index))
+    }
+
+    /// Decodes the fields of `{"op": name, …}`.
+    static func decode<A: OpFields>(_ a: A) throws(APIError) -> Op {
         let name = try a.string("op")
         switch name {
         case "file":
+            let a = try a.tree()
             let modeText = try a.has("mode") ? modeString(a) : "0644"
-            guard let mode = UInt32(modeText, radix: 8) else { throw .badRequest("field '\(context)mode' must be octal like \"0644\"") }
+            guard let mode = UInt32(modeText, radix: 8) else { throw .badRequest("field '\(a.context)mode' must be octal like \"0644\"") }
             guard case let .int(size)? = a.value["size"], size >= 0 else {
-                throw .badRequest("field '\(context)size' must be a non-negative integer (bytes)")
+                throw .badRequest("field '\(a.context)size' must be a non-negative integer (bytes)")
             }
             return .file(path: try a.string("path"), size: UInt64(size), mode: mode)
         case "process":
@@ -32,19 +42,19 @@ enum Op {
         case "replay":
             _ = try a.string("format")
             _ = try a.string("text")
-            return .replay(value)
+            return .replay(try a.tree().value)
         case "touch":
             let (addr, access, _, _) = try Requests.fault(a)
             let pages = try a.int("pages", default: 1)
-            guard pages >= 1 && pages <= 1 << 20 else { throw .badRequest("field '\(context)pages' must be 1…1048576") }
+            guard pages >= 1 && pages <= 1 << 20 else { throw .badRequest("field '\(a.context)pages' must be 1…1048576") }
             // The last page must not wrap past 2^64 (it would trap in the page loop).
             guard !(addr & ~(Linux.PAGE_SIZE - 1)).addingReportingOverflow(UInt64(pages - 1) * Linux.PAGE_SIZE).overflow else {
-                throw .badRequest("field '\(context)pages': \(pages) pages from field '\(context)address' run past the end of the address space")
+                throw .badRequest("field '\(a.context)pages': \(pages) pages from field '\(a.context)address' run past the end of the address space")
             }
             return .touch(pid: try a.int("pid"), address: addr, pages: pages, access: access)
         default:
             guard Requests.opSyscallNames.contains(name) else {
-                throw .badRequest("field '\(context)op': unknown operation '\(name)'")
+                throw .badRequest("field '\(a.context)op': unknown operation '\(name)'")
             }
             return .syscall(pid: try a.int("pid"), try Requests.syscall(name, a))
         }
@@ -58,29 +68,38 @@ enum Op {
 
 extension Session {
     /// Applies one decoded operation (caller holds the lock), records it in
-    /// the log and returns its JSON result. Errors change nothing.
-    func apply(_ op: Op, summary: Bool) throws(APIError) -> JSONValue {
+    /// the log and returns its result. Errors change nothing.
+    func apply(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
+        let result = try perform(op, summary: summary)
+        record(op: op, result: result)
+        return result
+    }
+
+    /// Applies one decoded operation (caller holds the lock) without
+    /// recording it: the caller records it (`record`) if this returns.
+    /// Errors change nothing.
+    func perform(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
         sim.tracer.enabled = !summary
-        let result: JSONValue
         do {
             switch op {
             case let .file(path, size, mode):
                 let inode = try sim.createFile(path: path, size: size, mode: mode)
-                result = .object([("path", .string(inode.path)), ("size", .num(inode.size)),
-                                  ("mode", .string("0" + String(inode.mode, radix: 8))), ("ino", .num(inode.ino))])
+                return .json(.object([("path", .string(inode.path)), ("size", .num(inode.size)),
+                                      ("mode", .string("0" + String(inode.mode, radix: 8))), ("ino", .num(inode.ino))]))
             case let .process(comm):
                 guard sim.processes.count < limits.maxProcessesPerSession else {
                     throw APIError(.limitExceeded, "session has \(limits.maxProcessesPerSession) processes (the configured limit)")
                 }
-                result = DTO.process(sim.createProcess(comm: comm))
+                return .json(DTO.process(sim.createProcess(comm: comm)))
             case let .syscall(pid, call):
                 if case .fork = call, sim.processes.count >= limits.maxProcessesPerSession {
                     throw APIError(.limitExceeded, "session has \(limits.maxProcessesPerSession) processes (the configured limit)")
                 }
-                result = DTO.syscall(try sim.syscall(pid: pid, call), summary: summary)
+                let r = try sim.syscall(pid: pid, call)
+                return summary ? .syscallSummary(SyscallSummary(r)) : .syscall(r)
             case let .fault(pid, address, access, mode, inject):
                 let r = try sim.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
-                result = DTO.fault(r, summary: summary)
+                return summary ? .faultSummary(FaultSummary(r)) : .fault(r)
             case let .touch(pid, address, pages, access):
                 _ = try sim.process(pid)
                 var out: [JSONValue] = []
@@ -89,9 +108,9 @@ extension Session {
                     let r = try sim.fault(pid: pid, address: base + UInt64(k) * Linux.PAGE_SIZE, access: access)
                     out.append(DTO.fault(r, summary: summary))
                 }
-                result = .object([("faults", .array(out))])
+                return .json(.object([("faults", .array(out))]))
             case let .replay(body):
-                result = try ReplayEndpoint.replay(body, into: self)
+                return .json(try ReplayEndpoint.replay(body, into: self))
             }
         } catch let e as SimulationError {
             throw Self.apiError(e)
@@ -100,8 +119,6 @@ extension Session {
         } catch {
             throw APIError(.internalError, "\(error)")
         }
-        record(op: op, result: result)
-        return result
     }
 
     static func apiError(_ e: SimulationError) -> APIError {

@@ -10,7 +10,7 @@ enum Requests {
     static let opSyscallNames = syscallNames.union(["openat", "exit_group", "clone", "vfork"])
 
     /// A syscall from its name and JSON arguments.
-    static func syscall(_ name: String, _ a: Args) throws(APIError) -> Syscall {
+    static func syscall<A: OpFields>(_ name: String, _ a: A) throws(APIError) -> Syscall {
         switch name {
         case "open", "openat":
             return .open(path: try a.string("path"), flags: try a.flags("flags", Linux.openNames, default: 0))
@@ -44,7 +44,7 @@ enum Requests {
     }
 
     /// A fault request: address, access, optional mode and inject.
-    static func fault(_ a: Args) throws(APIError) -> (UInt64, Access, FaultMode, FaultInjection) {
+    static func fault<A: OpFields>(_ a: A) throws(APIError) -> (UInt64, Access, FaultMode, FaultInjection) {
         let address = try a.address("address")
         let accessName = try a.string("access", default: "read")
         guard let access = Access(rawValue: accessName) else {

@@ -14,10 +14,10 @@ public final class Session: @unchecked Sendable {
     /// Signalled whenever an event is appended (SSE subscribers wait on it).
     let events = NSCondition()
     /// Every operation applied, as the JSON that would replay it.
-    private(set) var log: [Op] = []
+    private(set) var log = OpLog()
     /// Results of the operations, parallel to `log`, encoded for SSE only
     /// when a subscriber reads them. Only the newest `eventHistory` are kept.
-    private var results: [JSONValue] = []
+    private var results: [OpResult] = []
     /// Index in `log` of `results[0]`.
     private var resultsBase = 0
     /// How many results SSE can replay to a late subscriber.
@@ -56,16 +56,36 @@ public final class Session: @unchecked Sendable {
     /// Records an applied operation and wakes SSE subscribers.
     /// Called with the session lock held; `log` and `results` change under
     /// `events` too, so SSE subscribers (which hold only `events`) never race.
-    func record(op: Op, result: JSONValue) {
+    func record(op: Op, result: OpResult) {
         events.lock()
         log.append(op)
         results.append(result)
-        if results.count > 2 * Self.eventHistory {
-            results.removeFirst(Self.eventHistory)
-            resultsBase += Self.eventHistory
-        }
+        trimResults()
         events.broadcast()
         events.unlock()
+    }
+
+    /// Records applied operations in order (`results` parallel to `ops`),
+    /// taking `events` once for all of them; the same log and history as
+    /// recording them one by one.
+    func record(ops: [Op], results newResults: [OpResult]) {
+        precondition(ops.count == newResults.count, "one result per operation")
+        if ops.isEmpty { return }
+        events.lock()
+        log.append(contentsOf: ops)
+        results.append(contentsOf: newResults)
+        trimResults()
+        events.broadcast()
+        events.unlock()
+    }
+
+    /// Past 2 × `eventHistory` results, drops the oldest in steps of
+    /// `eventHistory`: what one-by-one appends would have left.
+    private func trimResults() {
+        guard results.count > 2 * Self.eventHistory else { return }
+        let drop = ((results.count - 2 * Self.eventHistory - 1) / Self.eventHistory + 1) * Self.eventHistory
+        results.removeFirst(drop)
+        resultsBase += drop
     }
 
     /// Encoded events (`{"seq", "op", "result"}`) from index `from` (older
@@ -80,7 +100,17 @@ public final class Session: @unchecked Sendable {
         let start = max(from, resultsBase)
         let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 - resultsBase]) } : []
         events.unlock()
-        let payloads = picked.map { JSONWriter.encode(.object([("seq", .num($0.0 + 1)), ("op", $0.1.json), ("result", $0.2)])) }
+        let payloads = picked.map { (n, op, result) in
+            var out = JSONBuffer(capacity: 256)
+            out.raw(#"{"seq":"#)
+            out.int(Int64(n + 1))
+            out.raw(#","op":"#)
+            JSONWriter.write(op.json, into: &out)
+            out.raw(#","result":"#)
+            result.write(into: &out)
+            out.append(UInt8(ascii: "}"))
+            return out.bytes()
+        }
         return (start + picked.count, payloads)
     }
 

@@ -3,10 +3,10 @@ import MMCore
 
 extension MMSimApp {
     /// Routes under /v1/sessions/{sid}.
-    func sessionRoute(_ req: HTTPRequest, _ s: Session, _ seg: [String]) throws(APIError) -> (HTTPResponse, String) {
+    func sessionRoute(_ req: HTTPRequest, _ s: Session, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
         let m = req.method
         let base = "/v1/sessions/{sid}"
-        switch (m, seg.first, seg.count) {
+        switch (m, seg.firstName, seg.count) {
         case (.get, nil, 0):
             return (json(s.lock.withLock { s.summary(withProcesses: true) }), base)
         case (.delete, nil, 0):
@@ -35,9 +35,9 @@ extension MMSimApp {
         case (.get, "processes", 1):
             return (json(s.lock.withLock { .object([("processes", .array(s.sim.processList.map(DTO.process)))]) }), base + "/processes")
         case (_, "processes", 2...):
-            return try processRoute(req, s, try pid(seg[1]), Array(seg.dropFirst(2)))
+            return try processRoute(req, s, try pid(seg[1]), seg.dropFirst(2))
         case (.post, "ops", 1):
-            return (json(try batch(s, try body(req))), base + "/ops")
+            return (.json(.ok, try batch(s, req)), "/v1/sessions/{sid}/ops")
         case (.post, "replay", 1):
             let op = Self.withMembers(try Args(try body(req)).value, [("op", .string("replay"))])
             return (json(try applyOne(s, op)), base + "/replay")
@@ -47,14 +47,14 @@ extension MMSimApp {
     }
 
     /// Routes under /v1/sessions/{sid}/processes/{pid}.
-    func processRoute(_ req: HTTPRequest, _ s: Session, _ pid: Int, _ seg: [String]) throws(APIError) -> (HTTPResponse, String) {
+    func processRoute(_ req: HTTPRequest, _ s: Session, _ pid: Int, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
         let base = "/v1/sessions/{sid}/processes/{pid}"
         let m = req.method
         func proc() throws(APIError) -> MMCore.Process {
             guard let p = s.sim.processes[pid] else { throw .notFound("no process with pid \(pid) in this session") }
             return p
         }
-        switch (m, seg.first, seg.count) {
+        switch (m, seg.firstName, seg.count) {
         case (.get, nil, 0):
             return (json(try s.locked { () throws(APIError) in
                 let p = try proc()
@@ -81,13 +81,18 @@ extension MMSimApp {
                 return Inspection.pages(s.sim, pid: pid, start: start, end: end)
             }), base + "/pages")
         case (.post, "syscalls", 2):
-            let name = seg[1]
+            let name = seg.string(1)
             guard Requests.syscallNames.contains(name) else { throw .notFound("unknown syscall '\(name)'") }
-            let op = Self.withMembers(try Args(try body(req)).value, [("op", .string(name)), ("pid", .num(pid))])
+            // As Op.decode of the body with "op" and "pid" set, without rebuilding it.
+            let op = Op.syscall(pid: pid, try Requests.syscall(name, try Args(try body(req))))
             return (json(try applyOne(s, op)), base + "/syscalls/" + name)
         case (.post, "faults", 1):
-            let op = Self.withMembers(try Args(try body(req)).value, [("op", .string("fault")), ("pid", .num(pid))])
-            return (json(try applyOne(s, op)), base + "/faults")
+            // As Op.decode of the body with "op" and "pid" set; straight from the bytes when it can.
+            var fields = RawFields.decode(req.body, Requests.fault)
+            if fields == nil { fields = try Requests.fault(try Args(try body(req))) }
+            let (address, access, mode, inject) = fields.unsafelyUnwrapped
+            let op = Op.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
+            return (json(try applyOne(s, op)), "/v1/sessions/{sid}/processes/{pid}/faults")
         default:
             throw APIError.notFound("no route \(m) \(req.path)")
         }
@@ -101,8 +106,12 @@ extension MMSimApp {
     }
 
     /// Decodes then applies one operation under the session lock.
-    func applyOne(_ s: Session, _ op: JSONValue) throws(APIError) -> JSONValue {
-        let decoded = try Op.decode(op)
+    func applyOne(_ s: Session, _ op: JSONValue) throws(APIError) -> OpResult {
+        try applyOne(s, try Op.decode(op))
+    }
+
+    /// Applies one operation under the session lock.
+    func applyOne(_ s: Session, _ decoded: Op) throws(APIError) -> OpResult {
         // Counters are read before and after under the same lock hold, so a
         // concurrent request on this session is never counted twice.
         let (result, before, after) = try s.locked { () throws(APIError) in
@@ -117,7 +126,18 @@ extension MMSimApp {
     /// POST …/ops: decode every op first (a malformed batch changes nothing),
     /// then apply them in order; an op that refers to nothing reports its
     /// error in place and the rest still run, as if each were sent alone.
-    func batch(_ s: Session, _ body: JSONValue) throws(APIError) -> JSONValue {
+    /// Returns the encoded `{"results": […]}`; the applied ops are recorded
+    /// together at the end.
+    func batch(_ s: Session, _ req: HTTPRequest) throws(APIError) -> [UInt8] {
+        if let (decoded, summary) = BatchBody.decode(req.body, maxOps: config.limits.maxBatchOps) {
+            return run(s, decoded, summary: summary)
+        }
+        let (decoded, summary) = try decodeBatch(try body(req))
+        return run(s, decoded, summary: summary)
+    }
+
+    /// Decodes a batch body the general way (every error names its field).
+    func decodeBatch(_ body: JSONValue) throws(APIError) -> (ops: [Op], summary: Bool) {
         let a = try Args(body)
         guard case let .array(items)? = a.value["ops"] else { throw .badRequest("field 'ops' must be an array") }
         guard items.count <= config.limits.maxBatchOps else {
@@ -127,24 +147,52 @@ extension MMSimApp {
         guard detail == "full" || detail == "summary" else { throw .badRequest("field 'detail' must be \"full\" or \"summary\"") }
         var decoded: [Op] = []
         decoded.reserveCapacity(items.count)
-        for (n, item) in items.enumerated() { decoded.append(try Op.decode(item, context: "ops[\(n)].")) }
-        return s.lock.withLock {
+        for (n, item) in items.enumerated() { decoded.append(try Op.decode(item, opIndex: n)) }
+        return (decoded, detail == "summary")
+    }
+
+    /// Applies decoded batch ops in order and returns `{"results": […]}`.
+    /// Only applying and recording hold the session lock; the response is
+    /// written after.
+    func run(_ s: Session, _ decoded: [Op], summary: Bool) -> [UInt8] {
+        // One result per op; a failed op's is its error body.
+        var outcomes: [OpResult] = []
+        outcomes.reserveCapacity(decoded.count)
+        s.lock.withLock {
             let before = s.sim.stats.faults
-            var results: [JSONValue] = []
-            results.reserveCapacity(items.count)
+            var failed: [Int] = []
             for (n, op) in decoded.enumerated() {
-                do {
-                    results.append(try s.apply(op, summary: detail == "summary"))
-                } catch let e as APIError {
-                    results.append(e.body(requestID: "ops[\(n)]"))
+                do throws(APIError) {
+                    outcomes.append(try s.perform(op, summary: summary))
                 } catch {
-                    results.append(APIError(.internalError, "\(error)").body(requestID: "ops[\(n)]"))
+                    outcomes.append(.json(error.body(requestID: "ops[\(n)]")))
+                    failed.append(n)
                 }
+            }
+            if failed.isEmpty {
+                s.record(ops: decoded, results: outcomes)
+            } else {
+                // Failed ops change nothing and are not logged.
+                var ops: [Op] = [], results: [OpResult] = []
+                var next = 0
+                for (n, op) in decoded.enumerated() {
+                    if next < failed.count && failed[next] == n { next += 1; continue }
+                    ops.append(op)
+                    results.append(outcomes[n])
+                }
+                s.record(ops: ops, results: results)
             }
             s.sim.tracer.enabled = true
             metrics.countFaults(before: before, after: s.sim.stats.faults)
-            return .object([("results", .array(results))])
         }
+        var out = JSONBuffer(capacity: 16 + decoded.count * (summary ? 72 : 256))
+        out.raw(#"{"results":["#)
+        for (n, r) in outcomes.enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            r.write(into: &out)
+        }
+        out.raw("]}")
+        return out.bytes()
     }
 
     /// GET …/events: the log so far, then live operations, as SSE.

@@ -1,21 +1,29 @@
 /// A small, fast JSON parser over UTF-8 bytes (RFC 8259), with a nesting limit.
 public struct JSONParser {
-    private let bytes: [UInt8]
+    /// The document; valid only during `parse` (it borrows the caller's array).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
     private var depth = 0
     /// Deepest nesting accepted.
     public static let maxDepth = 64
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// Parses one JSON document; trailing non-space bytes are an error.
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
-        var p = JSONParser(bytes)
-        p.skipSpace()
-        let v = try p.value()
-        p.skipSpace()
-        if p.i != bytes.count { throw p.error("unexpected data after the JSON value") }
-        return v
+        let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buf in
+            var p = JSONParser(buf)
+            do throws(JSONSyntaxError) {
+                p.skipSpace()
+                let v = try p.value()
+                p.skipSpace()
+                if p.i != buf.count { throw p.error("unexpected data after the JSON value") }
+                return .success(v)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
     }
 
     private func error(_ m: String) -> JSONSyntaxError { JSONSyntaxError(offset: i, message: m) }
@@ -58,6 +66,7 @@ public struct JSONParser {
         try enter()
         i += 1
         var members: [(String, JSONValue)] = []
+        members.reserveCapacity(8)
         skipSpace()
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object(members) }
         while true {
@@ -121,10 +130,23 @@ public struct JSONParser {
             while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
             if i == d { throw error("invalid number") }
         }
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
+        if isInt, let v = Self.smallInt(UnsafeBufferPointer(rebasing: bytes[start..<i])) { return .int(v) }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
         if isInt, let v = Int64(text) { return .int(v) }
         guard let d = Double(text) else { throw error("invalid number") }
         return .double(d)
+    }
+
+    /// An integer of at most 18 digits (cannot overflow), straight from its
+    /// validated bytes; nil for longer ones (Int64 parsing decides those).
+    @inline(__always)
+    private static func smallInt(_ t: UnsafeBufferPointer<UInt8>) -> Int64? {
+        let negative = t[0] == UInt8(ascii: "-")
+        let digits = negative ? t.count - 1 : t.count
+        guard digits <= 18 else { return nil }
+        var v: Int64 = 0
+        for k in (negative ? 1 : 0)..<t.count { v = v &* 10 &+ Int64(t[k] &- UInt8(ascii: "0")) }
+        return negative ? -v : v
     }
 
     private mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
@@ -152,7 +174,7 @@ public struct JSONParser {
         while i < bytes.count {
             let c = bytes[i]
             if c == UInt8(ascii: "\"") {
-                let s = String(decoding: bytes[start..<i], as: UTF8.self)
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
                 i += 1
                 return s
             }

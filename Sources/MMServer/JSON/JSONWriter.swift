@@ -2,21 +2,30 @@
 public enum JSONWriter {
     /// The compact encoding of `value`.
     public static func encode(_ value: JSONValue) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
+        var out = JSONBuffer(capacity: 256)
         write(value, into: &out)
-        return out
+        return out.bytes()
     }
 
     /// Appends the encoding of `value` to `out`.
     public static func write(_ value: JSONValue, into out: inout [UInt8]) {
+        out.append(contentsOf: encode(value))
+    }
+
+    /// Appends the encoding of `value` to `out`.
+    public static func write(_ value: JSONValue, into out: inout JSONBuffer) {
         switch value {
-        case .null: out.append(contentsOf: [0x6e, 0x75, 0x6c, 0x6c])
-        case let .bool(b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case let .int(v): out.append(contentsOf: String(v).utf8)
+        case .null: out.raw("null")
+        case let .bool(b): out.bool(b)
+        case let .int(v): out.int(v)
         case let .double(d):
-            if d.isFinite { out.append(contentsOf: String(d).utf8) } else { out.append(contentsOf: Array("null".utf8)) }
-        case let .string(s): writeString(s, into: &out)
+            if d.isFinite {
+                var text = String(d)
+                text.withUTF8 { out.append($0) }
+            } else {
+                out.raw("null")
+            }
+        case let .string(s): out.string(s)
         case let .array(items):
             out.append(UInt8(ascii: "["))
             for (n, v) in items.enumerated() {
@@ -28,7 +37,7 @@ public enum JSONWriter {
             out.append(UInt8(ascii: "{"))
             for (n, (k, v)) in members.enumerated() {
                 if n > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(k, into: &out)
+                out.string(k)
                 out.append(UInt8(ascii: ":"))
                 write(v, into: &out)
             }

@@ -1,0 +1,220 @@
+import MMCore
+
+/// The fields of one flat request object read straight from the request
+/// bytes, without a JSONValue tree: the fast path of POST …/faults and of
+/// `ops` batches.
+///
+/// It only ever answers what `Args` would answer for the same object. The
+/// scanner accepts just a subset of JSON (ASCII strings without escapes,
+/// integers of at most 18 digits, no nesting, null or booleans), and every
+/// accessor throws `RawFields.declined` where `Args` would do anything
+/// but return the plain value (an error, a default it cannot be sure of, a
+/// nested object). A caller that gets nil or `declined` decodes the same
+/// body the general way, which then gives the exact answer or error.
+struct RawFields: OpFields {
+    /// One member: key and value byte ranges (string contents, unquoted),
+    /// or the parsed integer.
+    struct Member {
+        var key: Range<Int>
+        var string: Range<Int>?
+        var int: Int64
+    }
+
+    /// Thrown where `Args` might not simply return a value; never shown.
+    static let declined = APIError(.internalError, "fast path declined")
+
+    let body: UnsafeBufferPointer<UInt8>
+    let members: [Member]
+
+    /// Never used in a message: every error is declined.
+    var context: String { "" }
+
+    /// The first member named `key` (as `Args` looks members up).
+    private func member(_ key: String) -> Member? {
+        let n = key.utf8.count
+        // The index of the member, -1 for none; nil when `key` has no contiguous UTF-8.
+        let found = key.utf8.withContiguousStorageIfAvailable { k -> Int in
+            search: for (index, m) in members.enumerated() where m.key.count == n {
+                for j in 0..<n where k[j] != body[m.key.lowerBound + j] { continue search }
+                return index
+            }
+            return -1
+        }
+        if let found { return found < 0 ? nil : members[found] }
+        for m in members where m.key.count == n && key.utf8.elementsEqual(body[m.key]) { return m }
+        return nil
+    }
+
+    private func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: body[r]), as: UTF8.self) }
+
+    func has(_ key: String) -> Bool { member(key) != nil }
+
+    func int(_ key: String, default def: Int?) throws(APIError) -> Int {
+        guard let m = member(key) else { if let def { return def }; throw Self.declined }
+        guard m.string == nil else { throw Self.declined }
+        return Int(m.int)
+    }
+
+    func u64(_ key: String, default def: UInt64?) throws(APIError) -> UInt64 {
+        guard let m = member(key) else { if let def { return def }; throw Self.declined }
+        guard let s = m.string else { return UInt64(bitPattern: m.int) }
+        guard let n = FlagTable.parseNumber(text(s)) else { throw Self.declined }
+        return n
+    }
+
+    func address(_ key: String, default def: UInt64?) throws(APIError) -> UInt64 {
+        guard let m = member(key) else { if let def { return def }; throw Self.declined }
+        guard let s = m.string else { return UInt64(bitPattern: m.int) }
+        guard let n = Self.hexAddress(UnsafeBufferPointer(rebasing: body[s])) else { throw Self.declined }
+        return n
+    }
+
+    func flags(_ key: String, _ table: FlagTable, default def: UInt64?) throws(APIError) -> UInt64 {
+        guard let m = member(key) else { if let def { return def }; throw Self.declined }
+        guard let s = m.string else { return UInt64(bitPattern: m.int) }
+        guard let v = try? table.parse(text(s)) else { throw Self.declined }
+        return v
+    }
+
+    func string(_ key: String, default def: String?) throws(APIError) -> String {
+        guard let m = member(key) else { if let def { return def }; throw Self.declined }
+        guard let s = m.string else { throw Self.declined }
+        return text(s)
+    }
+
+    func object(_ key: String) throws(APIError) -> Args? {
+        guard member(key) == nil else { throw Self.declined }
+        return nil
+    }
+
+    func tree() throws(APIError) -> Args { throw Self.declined }
+
+    /// `Args.hexAddress` over bytes: "0x…" with 1…16 hex digits.
+    static func hexAddress(_ b: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        guard b.count >= 3, b.count <= 18, b[0] == UInt8(ascii: "0"), b[1] | 0x20 == UInt8(ascii: "x") else { return nil }
+        var v: UInt64 = 0
+        for k in 2..<b.count {
+            let c = b[k]
+            let d: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c &- UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c &- UInt8(ascii: "a") &+ 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c &- UInt8(ascii: "A") &+ 10
+            default: return nil
+            }
+            v = v << 4 | UInt64(d)
+        }
+        return v
+    }
+
+    /// Runs `decode` on the fields of `body` when it is exactly one flat
+    /// object (surrounding whitespace allowed) the scanner accepts; nil
+    /// when it is not, or when `decode` throws.
+    static func decode<T>(_ body: [UInt8], _ decode: (RawFields) throws(APIError) -> T) -> T? {
+        body.withUnsafeBufferPointer { b -> T? in
+            var scanner = RawJSONScanner(b)
+            scanner.skipSpace()
+            guard let fields = scanner.flatObject() else { return nil }
+            scanner.skipSpace()
+            guard scanner.atEnd else { return nil }
+            do { return try decode(fields) } catch { return nil }
+        }
+    }
+}
+
+/// A scanner over the strict JSON subset RawFields accepts; every method
+/// returns nil (or false) on anything else, including what JSONParser
+/// would accept.
+struct RawJSONScanner {
+    let b: UnsafeBufferPointer<UInt8>
+    private(set) var i = 0
+    /// Reused between objects (no allocation per op).
+    private var members: [RawFields.Member] = []
+
+    init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+
+    var atEnd: Bool { i == b.count }
+
+    /// Skips JSON whitespace.
+    @inline(__always)
+    mutating func skipSpace() {
+        while i < b.count {
+            let c = b[i]
+            if c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 { i += 1 } else { break }
+        }
+    }
+
+    /// Consumes `c` if it is next.
+    @inline(__always)
+    mutating func eat(_ c: UInt8) -> Bool {
+        if i < b.count && b[i] == c { i += 1; return true }
+        return false
+    }
+
+    /// Whether the bytes in `r` are `s`.
+    func bytes(_ r: Range<Int>, equal s: StaticString) -> Bool {
+        guard r.count == s.utf8CodeUnitCount else { return false }
+        let p = s.utf8Start
+        for k in 0..<r.count where b[r.lowerBound + k] != p[k] { return false }
+        return true
+    }
+
+    /// A string of printable ASCII without escapes: its contents' range.
+    mutating func plainString() -> Range<Int>? {
+        guard eat(UInt8(ascii: "\"")) else { return nil }
+        let start = i
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") { i += 1; return start..<(i - 1) }
+            if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// A JSON integer of at most 18 digits with no fraction or exponent.
+    mutating func integer() -> Int64? {
+        let negative = eat(UInt8(ascii: "-"))
+        let start = i
+        guard i < b.count, b[i] &- UInt8(ascii: "0") < 10 else { return nil }
+        if b[i] == UInt8(ascii: "0") {
+            i += 1
+        } else {
+            while i < b.count && b[i] &- UInt8(ascii: "0") < 10 { i += 1 }
+        }
+        guard i - start <= 18 else { return nil }
+        if i < b.count && (b[i] == UInt8(ascii: ".") || b[i] | 0x20 == UInt8(ascii: "e")) { return nil }
+        var v: Int64 = 0
+        for k in start..<i { v = v &* 10 &+ Int64(b[k] &- UInt8(ascii: "0")) }
+        return negative ? -v : v
+    }
+
+    /// `{ "key": string-or-integer, … }` (possibly empty).
+    mutating func flatObject() -> RawFields? {
+        guard eat(UInt8(ascii: "{")) else { return nil }
+        members.removeAll(keepingCapacity: true)
+        skipSpace()
+        if !eat(UInt8(ascii: "}")) {
+            while true {
+                skipSpace()
+                guard let key = plainString() else { return nil }
+                skipSpace()
+                guard eat(UInt8(ascii: ":")) else { return nil }
+                skipSpace()
+                guard i < b.count else { return nil }
+                if b[i] == UInt8(ascii: "\"") {
+                    guard let v = plainString() else { return nil }
+                    members.append(RawFields.Member(key: key, string: v, int: 0))
+                } else {
+                    guard let n = integer() else { return nil }
+                    members.append(RawFields.Member(key: key, string: nil, int: n))
+                }
+                skipSpace()
+                if eat(UInt8(ascii: ",")) { continue }
+                if eat(UInt8(ascii: "}")) { break }
+                return nil
+            }
+        }
+        return RawFields(body: b, members: members)
+    }
+}
