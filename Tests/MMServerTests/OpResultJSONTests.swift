@@ -172,6 +172,11 @@ final class OpResultJSONTests: XCTestCase {
             let a = one.waitEvents(from: 0, timeout: 0)!, b = batched.waitEvents(from: 0, timeout: 0)!
             XCTAssertEqual(a.next, b.next)
             XCTAssertEqual(a.payloads, b.payloads, "total \(total)")
+            // Exactly the newest `eventHistory` events are kept, oldest first.
+            XCTAssertEqual(a.payloads.count, min(total, h), "total \(total)")
+            let first = String(decoding: a.payloads.first ?? [], as: UTF8.self)
+            XCTAssertTrue(first.hasPrefix(#"{"seq":\#(max(0, total - h) + 1),"#), first)
+            XCTAssertTrue(first.hasSuffix(#""result":\#(max(0, total - h))}"#), first)
             XCTAssertEqual(one.log.count, batched.log.count)
         }
     }

@@ -67,7 +67,7 @@ public final class VMA {
     /// The anon_vma chain as the kernel's list orders it (newest first).
     public var chainNewestFirst: [AnonVMA] { chain.reversed().map(\.anonVMA) }
     /// "0xstart-0xend" as the API names a VMA.
-    public var rangeDescription: String { "0x\(String(start, radix: 16))-0x\(String(end, radix: 16))" }
+    public var rangeDescription: String { hexRange(start, end) }
 }
 
 /// A value copy of a VMA's visible state, for effects and snapshots.

@@ -10,19 +10,22 @@ public final class Session: @unchecked Sendable {
     public let createdAt: String
     public let sim: Simulation
     let limits: Limits
-    let lock = NSLock()
+    let lock = SpinningLock()
     /// Signalled whenever an event is appended (SSE subscribers wait on it).
     let events = NSCondition()
     /// Every operation applied, as the JSON that would replay it.
     private(set) var log = OpLog()
-    /// Results of the operations, parallel to `log`, encoded for SSE only
-    /// when a subscriber reads them. Only the newest `eventHistory` are kept.
+    /// Results of the newest `eventHistory` operations, encoded for SSE only
+    /// when a subscriber reads them: a ring where the result of operation `n`
+    /// (0-based index in `log`) is at `n % eventHistory`, so each new result
+    /// frees exactly one old one (no bulk trimming pauses).
     private var results: [OpResult] = []
-    /// Index in `log` of `results[0]`.
-    private var resultsBase = 0
+    /// Operations recorded so far (= `log.count`).
+    private var eventCount = 0
     /// How many results SSE can replay to a late subscriber.
     static let eventHistory = 10_000
-    private var eventCount: Int { resultsBase + results.count }
+    /// Index in `log` of the oldest result kept.
+    private var resultsBase: Int { max(0, eventCount - Self.eventHistory) }
     /// Set when the session is deleted or expired: subscribers stop.
     private(set) var closed = false
     /// Monotonic seconds of the last request (idle expiry); guarded by the store's lock.
@@ -59,8 +62,7 @@ public final class Session: @unchecked Sendable {
     func record(op: Op, result: OpResult) {
         events.lock()
         log.append(op)
-        results.append(result)
-        trimResults()
+        keep(result)
         events.broadcast()
         events.unlock()
     }
@@ -73,19 +75,19 @@ public final class Session: @unchecked Sendable {
         if ops.isEmpty { return }
         events.lock()
         log.append(contentsOf: ops)
-        results.append(contentsOf: newResults)
-        trimResults()
+        for result in newResults { keep(result) }
         events.broadcast()
         events.unlock()
     }
 
-    /// Past 2 × `eventHistory` results, drops the oldest in steps of
-    /// `eventHistory`: what one-by-one appends would have left.
-    private func trimResults() {
-        guard results.count > 2 * Self.eventHistory else { return }
-        let drop = ((results.count - 2 * Self.eventHistory - 1) / Self.eventHistory + 1) * Self.eventHistory
-        results.removeFirst(drop)
-        resultsBase += drop
+    /// Stores the result of operation `eventCount` in its ring slot.
+    private func keep(_ result: OpResult) {
+        if results.count < Self.eventHistory {
+            results.append(result)
+        } else {
+            results[eventCount % Self.eventHistory] = result
+        }
+        eventCount += 1
     }
 
     /// Encoded events (`{"seq", "op", "result"}`) from index `from` (older
@@ -98,7 +100,7 @@ public final class Session: @unchecked Sendable {
         }
         if closed { events.unlock(); return nil }
         let start = max(from, resultsBase)
-        let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 - resultsBase]) } : []
+        let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 % Self.eventHistory]) } : []
         events.unlock()
         let payloads = picked.map { (n, op, result) in
             var out = JSONBuffer(capacity: 256)

@@ -4,7 +4,7 @@ import MMCore
 /// All live sessions. Lookups take a short global lock; work on a session
 /// takes only that session's lock, so sessions run in parallel.
 public final class SessionStore: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = SpinningLock()
     private var sessions: [String: Session] = [:]
     let limits: Limits
     let defaultKernel: KernelModel

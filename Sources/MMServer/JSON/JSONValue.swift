@@ -1,3 +1,4 @@
+import MMCore
 /// A parsed JSON value. Objects keep their key order (small objects are
 /// looked up linearly, which beats hashing at the sizes an API body has).
 public enum JSONValue: Equatable, Sendable {
@@ -47,7 +48,7 @@ public enum JSONValue: Equatable, Sendable {
     public static func num(_ i: Int?) -> JSONValue { i.map { .int(Int64($0)) } ?? .null }
     public static func num(_ u: UInt64) -> JSONValue { .int(Int64(bitPattern: u)) }
     /// A lower-case 0x hex address string (api.md "Addresses").
-    public static func addr(_ u: UInt64) -> JSONValue { .string("0x" + String(u, radix: 16)) }
+    public static func addr(_ u: UInt64) -> JSONValue { .string(hex(u)) }
 }
 
 /// A JSON syntax error with the byte offset where it was found.
