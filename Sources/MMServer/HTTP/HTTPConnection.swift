@@ -126,6 +126,16 @@ final class HTTPConnection: @unchecked Sendable {
                 requestStarted = nil
             }
         }
+        loop.scheduleFlush(self)
+    }
+
+    /// Set while the connection is in its loop's flush queue.
+    var flushScheduled = false
+
+    /// Sends what the last ``serve(now:)`` queued; called by the loop once it has
+    /// answered every ready connection, so that one round's responses go out together
+    /// instead of each send waking the clients while other requests wait.
+    func flushQueued(now: Double) {
         guard flush(now: now) else { return }
         loop.updateInterest(self)
     }

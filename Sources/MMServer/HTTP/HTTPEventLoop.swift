@@ -31,6 +31,8 @@ final class HTTPEventLoop: @unchecked Sendable {
     private let epollFD: Int32
     private let wakeFD: Int32
     private var connections: [Int32: HTTPConnection] = [:]
+    /// Connections with responses to send at the end of this round.
+    private var flushQueue: [HTTPConnection] = []
     private let inboxLock = NSLock()
     private var inbox: [Message] = []
     private var woken = false
@@ -120,6 +122,7 @@ final class HTTPEventLoop: @unchecked Sendable {
                     connection.handle(events: events[i].events, buffer: buffer, now: now)
                 }
             }
+            flushRound(now: now)
             if now >= nextSweep {
                 nextSweep = now + sweepInterval
                 for connection in Array(connections.values) { connection.checkTimeouts(now: now) }
@@ -154,7 +157,25 @@ final class HTTPEventLoop: @unchecked Sendable {
         }
     }
 
+    /// Sends the responses of this round (see ``HTTPConnection/flushQueued(now:)``).
+    private func flushRound(now: Double) {
+        guard !flushQueue.isEmpty else { return }
+        let queued = flushQueue
+        flushQueue.removeAll(keepingCapacity: true)
+        for connection in queued {
+            connection.flushScheduled = false
+            if connections[connection.fd] === connection && !connection.isBusy { connection.flushQueued(now: now) }
+        }
+    }
+
     // MARK: - Called by connections, on the loop's thread
+
+    /// Queues the connection's responses for the end of the round.
+    func scheduleFlush(_ connection: HTTPConnection) {
+        guard !connection.flushScheduled else { return }
+        connection.flushScheduled = true
+        flushQueue.append(connection)
+    }
 
     /// Registers, re-arms or keeps the connection's epoll events as it wants them.
     func updateInterest(_ connection: HTTPConnection) {
