@@ -3,7 +3,7 @@
 #
 #   scripts/bench_http.sh            build release (.build-release, not in git), run, update docs/BENCHMARKS.md
 #   BIN=path/to/mmsim scripts/bench_http.sh   benchmark an existing binary (no build)
-#   DURATION=10 THREADS=2 CONNECTIONS=16 BATCH_OPS=10000 WRITE_DOC=0 STRICT=1 …
+#   RUNS=3 DURATION=10 THREADS=2 CONNECTIONS=16 BATCH_OPS=10000 WRITE_DOC=0 STRICT=1 …
 #
 # Measures, each on a fresh server (loopback, access log off):
 #   1. POST …/faults, keep-alive, to a page that is already present ("fault": false)   target ≥ 40,000 req/s, p99 < 5 ms
@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 
 DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}            # runs per workload, each on a fresh server; the median is reported
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-16}
 BATCH_OPS=${BATCH_OPS:-10000}
@@ -120,6 +121,7 @@ m=re.match(r"([0-9.]+)(us|ms|s)$", t)
 print("%.3f" % (float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]) if m else "?")'; }
 fmt() { python3 -c 'import sys; print(f"{float(sys.argv[1]):,.0f}")' "$1"; }
 per_cpu() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f"{a*float(sys.argv[3])/b:,.0f}" if b > 0 else "?")' "$1" "$2" "$DURATION"; }
+span() { python3 -c 'import sys; lo, hi = map(float, sys.argv[1].split()); print(f"{lo:,.0f}–{hi:,.0f}")' "$1"; }
 verdict() { python3 -c 'import sys; print("met" if eval(sys.argv[1]) else "MISSED")' "$1"; }
 
 # prepare_fault_session: a 6.18 session, pid 1, a written page at 0x7f0000000000 and a 64 GiB
@@ -136,38 +138,60 @@ prepare_fault_session() {
 echo "== machine: $(nproc) cores, $(uname -r), $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# Each workload runs RUNS times, each on a fresh server; the run with the median req/s is
+# reported (its p50/p99 and CPU), with the range of req/s over the runs.
+# median_of NAME: after RUNS calls of workload_NAME, sets <NAME>_RPS/_P50/_P99/_CPU/_RANGE.
+median_of() {
+  local name=$1 runs=() i
+  for i in $(seq "$RUNS"); do
+    "workload_$name"
+    runs+=("$RPS $P50_MS $P99_MS $CPU_S")
+  done
+  local picked
+  picked=$(printf '%s\n' "${runs[@]}" | sort -g -k1,1 | sed -n "$(( (RUNS + 1) / 2 ))p")
+  local range
+  range=$(printf '%s\n' "${runs[@]}" | sort -g -k1,1 | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f %.0f", lo, hi}')
+  read -r RPS P50_MS P99_MS CPU_S <<<"$picked"
+  RANGE=$range
+}
+
 # 0. baseline: the HTTP layer alone (GET /healthz: no session, tiny body)
-start_server
-run_wrk healthz - /healthz
-HEALTH_RPS=$RPS HEALTH_P99=$P99_MS HEALTH_P50=$P50_MS HEALTH_CPU=$CPU_S
-stop_server
+workload_healthz() {
+  start_server
+  run_wrk healthz - /healthz
+  stop_server
+}
 
 # 1. present page: no fault
-start_server
-prepare_fault_session
-check=$(api POST "/v1/sessions/$SID/processes/1/faults" '{"address": "0x7f0000000000", "access": "read"}' | jget 'd["fault"]')
-[ "$check" = False ] || { echo "bench_http: expected \"fault\": false, got $check"; exit 1; }
-run_wrk present fault_present.lua "/v1/sessions/$SID/processes/1/faults" 0x7f0000000000
-PRESENT_RPS=$RPS PRESENT_P99=$P99_MS PRESENT_P50=$P50_MS PRESENT_CPU=$CPU_S
-PRESENT_RSS=$(rss_kib)
-stop_server
+workload_present() {
+  start_server
+  prepare_fault_session
+  local check
+  check=$(api POST "/v1/sessions/$SID/processes/1/faults" '{"address": "0x7f0000000000", "access": "read"}' | jget 'd["fault"]')
+  [ "$check" = False ] || { echo "bench_http: expected \"fault\": false, got $check"; exit 1; }
+  run_wrk present fault_present.lua "/v1/sessions/$SID/processes/1/faults" 0x7f0000000000
+  PRESENT_RSS=$(rss_kib)
+  stop_server
+}
 
 # 2. a new page per request: a real fault each time
-start_server
-prepare_fault_session
-# a page beyond the wrk threads' slices (each walks 2^22 pages) takes a real fault
-check=$(api POST "/v1/sessions/$SID/processes/1/faults" '{"address": "0x100c00000000", "access": "write"}' | jget 'd["fault"] and d["handler"]')
-[ "$check" = do_anonymous_page ] || { echo "bench_http: expected a do_anonymous_page fault, got $check"; exit 1; }
-run_wrk faulting fault_alternate.lua "/v1/sessions/$SID/processes/1/faults" 0x100000000000 4194304 write
-FAULT_RPS=$RPS FAULT_P99=$P99_MS FAULT_P50=$P50_MS FAULT_CPU=$CPU_S
-total=$(api GET "/v1/sessions/$SID/stats" | jget 'd["faults"]["total"]')
-echo "   faults simulated: $total"
-FAULT_RSS=$(rss_kib)
-stop_server
+workload_faulting() {
+  start_server
+  prepare_fault_session
+  local check total
+  # a page beyond the wrk threads' slices (each walks 2^22 pages) takes a real fault
+  check=$(api POST "/v1/sessions/$SID/processes/1/faults" '{"address": "0x100c00000000", "access": "write"}' | jget 'd["fault"] and d["handler"]')
+  [ "$check" = do_anonymous_page ] || { echo "bench_http: expected a do_anonymous_page fault, got $check"; exit 1; }
+  run_wrk faulting fault_alternate.lua "/v1/sessions/$SID/processes/1/faults" 0x100000000000 4194304 write
+  total=$(api GET "/v1/sessions/$SID/stats" | jget 'd["faults"]["total"]')
+  echo "   faults simulated: $total"
+  FAULT_RSS=$(rss_kib)
+  stop_server
+}
 
 # 3. ops batch, summary mode; one session per connection would need distinct URLs, so all
 # connections share one session (its lock serialises them, as for any single session).
-python3 - "$BATCH_OPS" "$WORK/batch.json" <<'EOF'
+python3 - "$BATCH_OPS" "$WORK/batch.json" <<'PYEOF'
 import json, sys
 n, path = int(sys.argv[1]), sys.argv[2]
 ops, g = [], 0
@@ -181,18 +205,30 @@ while len(ops) < n:
             {"op": "fault", "pid": 1, "address": hex(x + 8192), "access": "read"},
             {"op": "munmap", "pid": 1, "addr": hex(x), "length": 16384}]
 json.dump({"detail": "summary", "ops": ops[:n]}, open(path, "w"))
-EOF
-start_server
-SID=$(api POST /v1/sessions '{"kernel": "6.18"}' | jget 'd["id"]')
-api POST "/v1/sessions/$SID/processes" '{"comm": "bench"}' >/dev/null
-nres=$(curl -sS -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/batch.json" "$URL/v1/sessions/$SID/ops" \
-  | jget 'sum(1 for r in d["results"] if "error" not in r)')
-[ "$nres" = "$BATCH_OPS" ] || { echo "bench_http: batch applied $nres of $BATCH_OPS ops"; exit 1; }
-WRK_CONNECTIONS=$BATCH_CONNECTIONS run_wrk batch ops_batch.lua "/v1/sessions/$SID/ops" "$WORK/batch.json"
+PYEOF
+workload_batch() {
+  start_server
+  SID=$(api POST /v1/sessions '{"kernel": "6.18"}' | jget 'd["id"]')
+  api POST "/v1/sessions/$SID/processes" '{"comm": "bench"}' >/dev/null
+  local nres
+  nres=$(curl -sS -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/batch.json" "$URL/v1/sessions/$SID/ops" \
+    | jget 'sum(1 for r in d["results"] if "error" not in r)')
+  [ "$nres" = "$BATCH_OPS" ] || { echo "bench_http: batch applied $nres of $BATCH_OPS ops"; exit 1; }
+  WRK_CONNECTIONS=$BATCH_CONNECTIONS run_wrk batch ops_batch.lua "/v1/sessions/$SID/ops" "$WORK/batch.json"
+  BATCH_RSS=$(rss_kib)
+  stop_server
+}
+
+median_of healthz
+HEALTH_RPS=$RPS HEALTH_P99=$P99_MS HEALTH_P50=$P50_MS HEALTH_CPU=$CPU_S HEALTH_RANGE=$RANGE
+median_of present
+PRESENT_RPS=$RPS PRESENT_P99=$P99_MS PRESENT_P50=$P50_MS PRESENT_CPU=$CPU_S PRESENT_RANGE=$RANGE
+median_of faulting
+FAULT_RPS=$RPS FAULT_P99=$P99_MS FAULT_P50=$P50_MS FAULT_CPU=$CPU_S FAULT_RANGE=$RANGE
+median_of batch
 BATCH_RPS=$RPS BATCH_P99=$P99_MS BATCH_CPU=$CPU_S
 BATCH_OPS_S=$(python3 -c "print($RPS * $BATCH_OPS)")
-BATCH_RSS=$(rss_kib)
-stop_server
+BATCH_RANGE=$(python3 -c "import sys; lo, hi = map(float, sys.argv[1].split()); print(f'{lo * $BATCH_OPS:.0f} {hi * $BATCH_OPS:.0f}')" "$RANGE")
 
 # 4. idle sessions
 start_server
@@ -227,18 +263,19 @@ RESULTS=$(cat <<EOF
 Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`scripts/bench_http.sh\` on $(nproc) cores
 ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r); release build,
 wrk ${DURATION} s, ${THREADS} threads, ${CONNECTIONS} connections (batch: ${BATCH_CONNECTIONS}), client and
-server on the same machine. Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg).
+server on the same machine; each workload ${RUNS} times on a fresh server, the median run reported
+(its p50/p99 and CPU) with the range over the runs. Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg).
 
-| workload | result | p50 / p99 | per server CPU-second | target | |
-| --- | --- | --- | --- | --- | --- |
-| GET /healthz (HTTP layer baseline) | $(fmt "$HEALTH_RPS") req/s | ${HEALTH_P50} / ${HEALTH_P99} ms | $(per_cpu "$HEALTH_RPS" "$HEALTH_CPU") req | – | |
-| POST …/faults, page present (\`"fault": false\`) | $(fmt "$PRESENT_RPS") req/s | ${PRESENT_P50} / ${PRESENT_P99} ms | $(per_cpu "$PRESENT_RPS" "$PRESENT_CPU") req | ≥ 40,000 req/s, p99 < 5 ms | $V1 |
-| POST …/faults, new page each time (do_anonymous_page) | $(fmt "$FAULT_RPS") req/s | ${FAULT_P50} / ${FAULT_P99} ms | $(per_cpu "$FAULT_RPS" "$FAULT_CPU") req | ≥ 40,000 req/s, p99 < 5 ms | $V2 |
-| POST …/ops, ${BATCH_OPS} ops, summary (mmap/fault/munmap) | $(fmt "$BATCH_OPS_S") ops/s ($(printf %.2f "$BATCH_RPS") req/s) | – / ${BATCH_P99} ms | $(per_cpu "$BATCH_OPS_S" "$BATCH_CPU") ops | ≥ 1,000,000 ops/s | $V3 |
-| VmRSS with ${IDLE_SESSIONS} idle sessions | ${RSS_MIB} MiB (~${PER_SESSION} B/session) | | | ≤ 200 MiB | $V4 |
+| workload | result (median) | range over ${RUNS} runs | p50 / p99 | per server CPU-second | target | |
+| --- | --- | --- | --- | --- | --- | --- |
+| GET /healthz (HTTP layer baseline) | $(fmt "$HEALTH_RPS") req/s | $(span "$HEALTH_RANGE") | ${HEALTH_P50} / ${HEALTH_P99} ms | $(per_cpu "$HEALTH_RPS" "$HEALTH_CPU") req | – | |
+| POST …/faults, page present (\`"fault": false\`) | $(fmt "$PRESENT_RPS") req/s | $(span "$PRESENT_RANGE") | ${PRESENT_P50} / ${PRESENT_P99} ms | $(per_cpu "$PRESENT_RPS" "$PRESENT_CPU") req | ≥ 40,000 req/s, p99 < 5 ms | $V1 |
+| POST …/faults, new page each time (do_anonymous_page) | $(fmt "$FAULT_RPS") req/s | $(span "$FAULT_RANGE") | ${FAULT_P50} / ${FAULT_P99} ms | $(per_cpu "$FAULT_RPS" "$FAULT_CPU") req | ≥ 40,000 req/s, p99 < 5 ms | $V2 |
+| POST …/ops, ${BATCH_OPS} ops, summary (mmap/fault/munmap) | $(fmt "$BATCH_OPS_S") ops/s ($(printf %.2f "$BATCH_RPS") req/s) | $(span "$BATCH_RANGE") | – / ${BATCH_P99} ms | $(per_cpu "$BATCH_OPS_S" "$BATCH_CPU") ops | ≥ 1,000,000 ops/s | $V3 |
+| VmRSS with ${IDLE_SESSIONS} idle sessions | ${RSS_MIB} MiB (~${PER_SESSION} B/session) | | | | ≤ 200 MiB | $V4 |
 
-Server VmRSS after each wrk run: $((PRESENT_RSS / 1024)) MiB (present), $((FAULT_RSS / 1024)) MiB (faulting),
-$((BATCH_RSS / 1024)) MiB (batch) — every applied operation stays in the session's log and SSE history.
+Server VmRSS after the last wrk run of each: $((PRESENT_RSS / 1024)) MiB (present), $((FAULT_RSS / 1024)) MiB (faulting),
+$((BATCH_RSS / 1024)) MiB (batch) — every applied operation stays in the session's log (the SSE history keeps the newest 10,000 results).
 EOF
 )
 echo
