@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "mmsim",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // the server itself needs Linux (epoll)
     products: [
         .executable(name: "mmsim", targets: ["mmsim"]),
         .library(name: "MMCore", targets: ["MMCore"]),
