@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import MMServer
 
 // In-process benchmarks of the API (`MMSimApp.respond`, no sockets): the
@@ -45,7 +46,7 @@ func batchBody(_ n: Int) -> [UInt8] {
     return Array(#"{"detail": "summary", "ops": [\#(ops.prefix(n).joined(separator: ", "))]}"#.utf8)
 }
 
-/// Runs the API benchmarks; `only` ("fault" or "batch") picks one (for perf).
+/// Runs the API benchmarks; `only` ("fault", "fault-new", "fault-core" or "batch") picks one (for perf).
 func appBenchmarks(only: String? = nil) {
     // (a) POST …/faults on a present page.
     if only == nil || only == "fault" {
@@ -62,6 +63,51 @@ func appBenchmarks(only: String? = nil) {
         }
         let ns = measure(200_000) { _ in _ = app.handle(req) }
         record("API: POST …/faults, page present (in-process handle)", String(format: "%.0f ns/request", ns), "≤ 5 µs")
+    }
+    // (a2) POST …/faults, each to a new page of a huge MAP_NORESERVE VMA:
+    // every request takes a real do_anonymous_page() fault (as
+    // scripts/wrk/fault_alternate.lua). One pass of 250,000 requests, so the
+    // growth of folios, page tables, the session log and the SSE ring counts.
+    if only == nil || only == "fault-new" {
+        let (app, sid) = appWithSession()
+        let start: UInt64 = 0x1000_0000_0000
+        appPost(app, "/v1/sessions/\(sid)/processes/1/syscalls/mmap",
+                #"{"addr":"0x100000000000","length":68719476736,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_NORESERVE"}"#)
+        let n = 250_000
+        // Bodies built up front: the address as a JSON integer, a new page each time.
+        let headers = HTTPHeaders([("Host", "localhost"), ("Content-Type", "application/json")])
+        let path = "/v1/sessions/\(sid)/processes/1/faults"
+        let requests = (0..<n).map { i in
+            HTTPRequest(method: .post, path: path, headers: headers,
+                        body: Array(#"{"address":\#(start + UInt64(i) * 4096),"access":"write"}"#.utf8))
+        }
+        let first = app.respond(requests[0]).0
+        guard case let .bytes(b) = first.body, String(decoding: b, as: UTF8.self).contains(#""handler":"do_anonymous_page""#) else {
+            fatalError("bench: the new-page fault did not run do_anonymous_page")
+        }
+        let ns = measure(n - 1, rounds: 1) { i in _ = app.handle(requests[i + 1]) }
+        record("API: POST …/faults, new page each time (in-process handle)", String(format: "%.0f ns/request", ns), "≤ 4 µs")
+    }
+    // (a3) The core of (a2): Simulation.fault on a new page each time, with
+    // tracing on (the full result, kept in a 10,000-slot ring as the
+    // session's SSE history keeps it) and off.
+    if only == nil || only == "fault-core" {
+        let n = 250_000
+        for tracing in [true, false] {
+            let sim = Simulation(model: .v6_18, config: SimulationConfig(tracing: tracing))
+            let p = sim.createProcess()
+            let start: UInt64 = 0x1000_0000_0000
+            _ = try! sim.syscall(pid: p.pid, .mmap(addr: start, length: 1 << 36, prot: Linux.PROT_READ | Linux.PROT_WRITE,
+                                                   flags: Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | Linux.MAP_NORESERVE,
+                                                   fd: -1, offset: 0))
+            var ring: [FaultResult] = []
+            ring.reserveCapacity(10_000)
+            let ns = measure(n, rounds: 1) { i in
+                let r = try! sim.fault(pid: p.pid, address: start + UInt64(i) * 4096, access: .write)
+                if ring.count < 10_000 { ring.append(r) } else { ring[i % 10_000] = r }
+            }
+            record("Simulation.fault, new page each time, tracing \(tracing ? "on" : "off")", String(format: "%.0f ns", ns), "≤ 300 ns")
+        }
     }
     // (b) POST …/ops with 10,000 summary ops; every round appends to the session log.
     if only == nil || only == "batch" {

@@ -3,7 +3,7 @@ import MMCore
 
 // mmsim-bench: in-process benchmarks of the simulation core and of the API
 // (issue targets in parentheses). Run with `scripts/bench.sh` (release
-// build); `mmsim-bench app [fault|batch]` runs only the API benchmarks
+// build); `mmsim-bench app [fault|fault-new|batch]` runs only the API benchmarks
 // (AppBench.swift).
 
 func now() -> Double {

@@ -158,4 +158,10 @@ extension Simulation {
     func trace(_ on: Bool, _ fn: StaticString, _ note: @autoclosure () -> String) {
         if on { tracer.step(fn, note()) }
     }
+
+    /// `trace` with a templated note (formatted only when written).
+    @inline(__always)
+    func trace(_ on: Bool, _ fn: StaticString, _ note: @autoclosure () -> TraceNote) {
+        if on { tracer.step(fn, note()) }
+    }
 }

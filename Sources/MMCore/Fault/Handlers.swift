@@ -70,7 +70,8 @@ extension Simulation {
         let folio = newAnonFolio(vma, ctx.address)
         let w = vma.flags.contains(.WRITE)
         ctx.setPTE(.mapping(folio, writable: w, dirty: w))
-        trace(ctx.tracing, "do_anonymous_page", "new anonymous folio f\(folio.id) in av\(folio.anonVMA?.id ?? 0), index \(folio.index), PTE RW dirty")
+        trace(ctx.tracing, "do_anonymous_page", TraceNote("new anonymous folio f%d in av%d, index %d, PTE RW dirty",
+                                                         UInt64(folio.id), UInt64(folio.anonVMA?.id ?? 0), folio.index))
         return []
     }
 

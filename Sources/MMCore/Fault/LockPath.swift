@@ -113,7 +113,7 @@ extension Simulation {
                 continue
             }
             ctx.step("lock_vma_under_rcu", "locked")
-            trace(ctx.tracing, "lock_vma_under_rcu", "\(vma.rangeDescription) read-locked")
+            trace(ctx.tracing, "lock_vma_under_rcu", TraceNote("%x-%x read-locked", vma.start, vma.end))
             return vma
         }
     }
@@ -179,7 +179,8 @@ extension Simulation {
         }
         if vma.start <= ctx.address {
             ctx.step(fn, "locked")
-            trace(ctx.tracing, "lock_mm_and_find_vma", "mmap_read_lock held; \(vma.rangeDescription) covers \(hex(ctx.address))")
+            trace(ctx.tracing, "lock_mm_and_find_vma",
+                  TraceNote("mmap_read_lock held; %x-%x covers %x", vma.start, vma.end, ctx.address))
             return vma
         }
         guard vma.flags.contains(.GROWSDOWN), !ctx.gup else {

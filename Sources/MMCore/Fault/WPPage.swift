@@ -20,7 +20,9 @@ extension Simulation {
                 f.anonExclusive = true
                 let from = f.anonVMA?.id
                 f.anonVMA = vma.anonVMA
-                trace(ctx.tracing, "wp_can_reuse_anon_folio", "f\(f.id) has no other user: reuse; folio_move_anon_rmap() av\(from ?? 0) → av\(vma.anonVMA?.id ?? 0); SetPageAnonExclusive")
+                trace(ctx.tracing, "wp_can_reuse_anon_folio",
+                      TraceNote("f%d has no other user: reuse; folio_move_anon_rmap() av%d → av%d; SetPageAnonExclusive",
+                                UInt64(f.id), UInt64(from ?? 0), UInt64(vma.anonVMA?.id ?? 0)))
             }
             wpPageReuse(&ctx, f)
             return []
@@ -32,7 +34,7 @@ extension Simulation {
     /// writable+dirty+young.
     private func wpPageReuse(_ ctx: inout FaultContext, _ f: Folio) {
         ctx.updatePTE(writable: true, dirty: true)
-        trace(ctx.tracing, "wp_page_reuse", "f\(f.id) reused in place: PTE RW dirty")
+        trace(ctx.tracing, "wp_page_reuse", TraceNote("f%d reused in place: PTE RW dirty", UInt64(f.id)))
     }
 
     /// Models wp_page_shared() (mm/memory.c): ->page_mkwrite when present

@@ -1,11 +1,66 @@
 /// One step of an operation's explanation: the kernel function modelled and
-/// what it decided.
+/// what it decided. The simulator's steps keep the function name as a
+/// literal and the note as a template (`TraceNote`): neither becomes a
+/// String unless asked for (`fn`, `note`).
 public struct TraceStep: Sendable, Equatable, Codable {
-    public var fn: String
-    public var note: String
+    /// The function name: a literal, or text set at run time.
+    enum Name: Sendable {
+        case literal(StaticString)
+        case text(String)
+    }
+    private var name: Name
+    /// The note, as the simulator recorded it.
+    public var structuredNote: TraceNote
+
     public init(fn: String, note: String) {
-        self.fn = fn
-        self.note = note
+        name = .text(fn)
+        structuredNote = TraceNote(note)
+    }
+
+    /// A step with a literal function name.
+    public init(_ fn: StaticString, _ note: TraceNote) {
+        name = .literal(fn)
+        structuredNote = note
+    }
+
+    /// The kernel function.
+    public var fn: String {
+        get {
+            switch name {
+            case let .literal(s): "\(s)"
+            case let .text(s): s
+            }
+        }
+        set { name = .text(newValue) }
+    }
+
+    /// What it decided.
+    public var note: String {
+        get { structuredNote.text }
+        set { structuredNote = TraceNote(newValue) }
+    }
+
+    /// Calls `body` with the UTF-8 of `fn` (without building a String for a literal).
+    public func withFnUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        switch name {
+        case let .literal(s): return s.withUTF8Buffer(body)
+        case var .text(s): return s.withUTF8(body)
+        }
+    }
+
+    public static func == (a: TraceStep, b: TraceStep) -> Bool { a.fn == b.fn && a.note == b.note }
+
+    private enum CodingKeys: String, CodingKey { case fn, note }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(fn: try c.decode(String.self, forKey: .fn), note: try c.decode(String.self, forKey: .note))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(fn, forKey: .fn)
+        try c.encode(note, forKey: .note)
     }
 }
 
@@ -20,7 +75,13 @@ public struct Tracer {
     /// Appends a step; `note` is only evaluated when tracing is on.
     @inline(__always)
     public mutating func step(_ fn: StaticString, _ note: @autoclosure () -> String) {
-        if enabled { steps.append(TraceStep(fn: "\(fn)", note: note())) }
+        if enabled { steps.append(TraceStep(fn, TraceNote(note()))) }
+    }
+
+    /// Appends a step with a templated note, only evaluated when tracing is on.
+    @inline(__always)
+    public mutating func step(_ fn: StaticString, _ note: @autoclosure () -> TraceNote) {
+        if enabled { steps.append(TraceStep(fn, note())) }
     }
 
     /// Returns and clears the collected steps.
@@ -33,31 +94,15 @@ public struct Tracer {
 /// Hex with 0x, as the API and the trace notes print addresses
 /// (lower case, no leading zeros: the same text as `"0x" + String(v, radix: 16)`).
 public func hex(_ v: UInt64) -> String {
-    String(unsafeUninitializedCapacity: 18) { hexDigits(v, into: $0, at: 0) }
+    String(unsafeUninitializedCapacity: 18) { writeHex(v, $0.baseAddress!) }
 }
 
 /// `0x` and the hex digits of `v` for `low-high`, as trace notes print address ranges.
 public func hexRange(_ low: UInt64, _ high: UInt64) -> String {
     String(unsafeUninitializedCapacity: 37) { buffer in
-        let n = hexDigits(low, into: buffer, at: 0)
-        buffer[n] = UInt8(ascii: "-")
-        return hexDigits(high, into: buffer, at: n + 1) + n + 1
+        let p = buffer.baseAddress!
+        let n = writeHex(low, p)
+        p[n] = UInt8(ascii: "-")
+        return writeHex(high, p + n + 1) + n + 1
     }
-}
-
-/// Writes `0x` and the digits of `v` at `offset`; returns the bytes written (at most 18).
-@inline(__always)
-private func hexDigits(_ v: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) -> Int {
-    let digits = v == 0 ? 1 : (67 - v.leadingZeroBitCount) / 4
-    buffer[offset] = UInt8(ascii: "0")
-    buffer[offset + 1] = UInt8(ascii: "x")
-    var x = v
-    var i = offset + 1 + digits
-    while i > offset + 1 {
-        let d = UInt8(truncatingIfNeeded: x & 0xF)
-        buffer[i] = d < 10 ? 48 + d : 87 + d
-        x >>= 4
-        i -= 1
-    }
-    return digits + 2
 }

@@ -79,7 +79,7 @@ extension Simulation {
             av = anonVMAAlloc()
             av.numChildren += 1   // self-parent link of a new root
             outcome = AnonVMAOutcome(action: .allocated, id: av.id, fromSide: nil, fromVMA: nil, candidates: candidates)
-            tracer.step("__anon_vma_prepare", "\(vma.rangeDescription): no reusable neighbour, allocated root av\(av.id)")
+            tracer.step("__anon_vma_prepare", TraceNote("%x-%x: no reusable neighbour, allocated root av%d", vma.start, vma.end, UInt64(av.id)))
         }
         vma.anonVMA = av
         anonVMAChainLink(vma, av, pid: p.pid)

@@ -32,9 +32,9 @@ enum FaultJSON {
         o.raw(#","trace":["#)
         for (n, t) in r.trace.enumerated() {
             o.raw(n == 0 ? #"{"fn":"# : #",{"fn":"#)
-            o.string(t.fn)
+            t.withFnUTF8 { o.string($0) }
             o.raw(#","note":"#)
-            o.string(t.note)
+            note(t.structuredNote, &o)
             o.append(UInt8(ascii: "}"))
         }
         o.append(UInt8(ascii: "]"))
@@ -47,6 +47,15 @@ enum FaultJSON {
             o.append(UInt8(ascii: "]"))
         }
         o.append(UInt8(ascii: "}"))
+    }
+
+    /// A trace note as a JSON string: a template is rendered straight into
+    /// the buffer (its text needs no escaping, see `TraceNote`).
+    private static func note(_ n: TraceNote, _ o: inout JSONBuffer) {
+        if let text = n.givenText { o.string(text); return }
+        o.append(0x22)
+        o.append(maxCount: n.maxUTF8Count) { n.render(into: $0) }
+        o.append(0x22)
     }
 
     /// `"<prefix><id>"` (ids like "av3", "f12"), or null.

@@ -35,8 +35,25 @@ public final class Metrics: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// The fault counters of a session that /metrics reports, copied out of
+    /// `Stats.Faults` (a copy of the whole struct would share its counter
+    /// arrays, and the next fault would then copy them on write).
+    struct FaultCounters {
+        var vmaLockSuccess: Int
+        var mmapLock: Int
+        var vmaLockAbort: Int
+        var vmaLockRetry: Int
+
+        init(_ f: borrowing Stats.Faults) {
+            vmaLockSuccess = f.vmaLockSuccess
+            mmapLock = f.mmapLock
+            vmaLockAbort = f.vmaLockAbort
+            vmaLockRetry = f.vmaLockRetry
+        }
+    }
+
     /// Adds the faults a request simulated (the delta of a session's counters).
-    func countFaults(before: Stats.Faults, after: Stats.Faults) {
+    func countFaults(before: FaultCounters, after: FaultCounters) {
         // Nothing to add (e.g. an access the PTE already allowed): no lock.
         if after.vmaLockSuccess == before.vmaLockSuccess && after.mmapLock == before.mmapLock
             && after.vmaLockAbort == before.vmaLockAbort && after.vmaLockRetry == before.vmaLockRetry { return }

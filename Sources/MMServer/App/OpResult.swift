@@ -43,7 +43,10 @@ enum OpResult {
 
     /// The compact JSON encoding of the result.
     var encoded: [UInt8] {
-        var out = JSONBuffer(capacity: 1024)
+        // A full fault with its trace is about 1.1 KB: room for it up front
+        // (no regrowth and copy half way through).
+        var out: JSONBuffer
+        if case .fault = self { out = JSONBuffer(capacity: 2048) } else { out = JSONBuffer(capacity: 1024) }
         write(into: &out)
         return out.bytes()
     }

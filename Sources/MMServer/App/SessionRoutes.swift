@@ -115,9 +115,9 @@ extension MMSimApp {
         // Counters are read before and after under the same lock hold, so a
         // concurrent request on this session is never counted twice.
         let (result, before, after) = try s.locked { () throws(APIError) in
-            let before = s.sim.stats.faults
+            let before = Metrics.FaultCounters(s.sim.stats.faults)
             let result = try s.apply(decoded, summary: false)
-            return (result, before, s.sim.stats.faults)
+            return (result, before, Metrics.FaultCounters(s.sim.stats.faults))
         }
         metrics.countFaults(before: before, after: after)
         return result
@@ -159,7 +159,7 @@ extension MMSimApp {
         var outcomes: [OpResult] = []
         outcomes.reserveCapacity(decoded.count)
         s.lock.withLock {
-            let before = s.sim.stats.faults
+            let before = Metrics.FaultCounters(s.sim.stats.faults)
             var failed: [Int] = []
             for (n, op) in decoded.enumerated() {
                 do throws(APIError) {
@@ -183,7 +183,7 @@ extension MMSimApp {
                 s.record(ops: ops, results: results)
             }
             s.sim.tracer.enabled = true
-            metrics.countFaults(before: before, after: s.sim.stats.faults)
+            metrics.countFaults(before: before, after: Metrics.FaultCounters(s.sim.stats.faults))
         }
         var out = JSONBuffer(capacity: 16 + decoded.count * (summary ? 72 : 256))
         out.raw(#"{"results":["#)

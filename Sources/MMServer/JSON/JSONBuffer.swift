@@ -58,6 +58,14 @@ public struct JSONBuffer: ~Copyable {
         a.withUnsafeBufferPointer { append($0) }
     }
 
+    /// Appends what `body` writes at the end of the buffer: at most
+    /// `maxCount` bytes, and it returns how many it wrote.
+    @inline(__always)
+    public mutating func append(maxCount: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+        reserve(maxCount)
+        count += body(base + count)
+    }
+
     /// Appends literal bytes (JSON punctuation, keys, `null`).
     @inline(__always)
     public mutating func raw(_ s: StaticString) {
