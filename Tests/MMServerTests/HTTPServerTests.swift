@@ -218,6 +218,20 @@ final class HTTPServerTests: XCTestCase {
         }
     }
 
+    /// A client that sends its whole oversized body before reading (as
+    /// Python's http.client does) still gets the 413: the server half-closes
+    /// and drains the rest instead of resetting the connection.
+    func testOversizedBodySentInFullStillGets413() throws {
+        let server = try startServer(HTTPServerLimits(maxBodyBytes: 16))
+        let fd = try connect(server.port)
+        defer { close(fd) }
+        let body = [UInt8](repeating: UInt8(ascii: "x"), count: 12 << 20)
+        write(fd, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n")
+        XCTAssertTrue(socketSendAll(fd, body), "the server kept reading the body (errno \(errno))")
+        let text = readToEnd(fd)
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 413 Content Too Large\r\n"), text)
+    }
+
     func testReadTimeoutSends408() throws {
         let server = try startServer(HTTPServerLimits(readTimeout: 0.5))
         let fd = try connect(server.port)

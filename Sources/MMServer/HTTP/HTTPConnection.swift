@@ -257,20 +257,28 @@ final class HTTPConnection: @unchecked Sendable {
         return true
     }
 
+    /// Reads and discards what the peer still sends after our last
+    /// response (an oversized body, say), so it reads that response instead
+    /// of a reset. Ends when the peer closes, after 64 MiB, or at the
+    /// deadline (`checkTimeouts`); at most 1 MiB per wake-up, so one
+    /// draining peer cannot hold up the loop's other connections.
     private func drainLinger() {
-        var scratch: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
-        while true {
-            let n = withUnsafeMutableBytes(of: &scratch) { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n > 0 {
-                lingerDrained += n
-                if lingerDrained > 1 << 20 { break }
-                continue
+        let done: Bool = withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 8) { scratch in
+            var thisWake = 0
+            while thisWake < 1 << 20 {
+                let n = recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT))
+                if n > 0 {
+                    thisWake += n
+                    continue
+                }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+                return true   // the peer closed, or an error
             }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
-            break
+            lingerDrained += thisWake
+            return lingerDrained > 64 << 20
         }
-        loop.close(self)
+        if done { loop.close(self) }
     }
 
     /// Periodic check: read timeout (408), idle keep-alive timeout, lingering deadline,
