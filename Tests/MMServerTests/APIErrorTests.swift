@@ -87,6 +87,32 @@ final class APIErrorTests: APITestCase {
         XCTAssertNotNil(r.json["results"][1]["return"].string)
     }
 
+    /// `max_session_ops` bounds a session's log: single operations and
+    /// whole batches past it get 422 and change nothing (the state, the log);
+    /// a new session has room again.
+    func testSessionLogLimitIs422() throws {
+        let s = try start(["--max_session_ops", "6"])
+        let a = try session(s)
+        XCTAssertEqual(try process(s, a), 1)   // log: 1 op
+        let brk = #"{"op": "brk", "pid": 1}"#
+        let four = Array(repeating: brk, count: 4).joined(separator: ",")
+        XCTAssertEqual(s.post("/v1/sessions/\(a)/ops", "{\"ops\": [\(four)]}").status, 200)   // 5 ops
+        let fiveMore = Array(repeating: brk, count: 2).joined(separator: ",")
+        assertError(s.post("/v1/sessions/\(a)/ops", "{\"ops\": [\(fiveMore)], \"detail\": \"summary\"}"), 422, "limit_exceeded",
+                    contains: "max_session_ops")
+        XCTAssertEqual(s.get("/v1/sessions/\(a)/log").json["ops"].count, 5, "a refused batch logs nothing")
+        let mmap = #"{"addr": "0x7f0000000000", "length": 4096, "prot": "PROT_READ|PROT_WRITE", "flags": "MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED"}"#
+        XCTAssertEqual(syscall(s, a, 1, "mmap", mmap).status, 200)   // the 6th op fits
+        let vmas = s.get("/v1/sessions/\(a)/processes/1/vmas").json["vmas"].count
+        assertError(syscall(s, a, 1, "munmap", #"{"addr": "0x7f0000000000", "length": 4096}"#), 422, "limit_exceeded", contains: "6 of 6")
+        assertError(s.post("/v1/sessions/\(a)/processes/1/faults", #"{"address": "0x7f0000000000", "access": "write"}"#), 422, "limit_exceeded")
+        XCTAssertEqual(s.get("/v1/sessions/\(a)/processes/1/vmas").json["vmas"].count, vmas, "a refused munmap unmapped nothing")
+        XCTAssertEqual(s.get("/v1/sessions/\(a)/log").json["ops"].count, 6)
+        XCTAssertEqual(s.get("/v1/sessions/\(a)/stats").json["faults"]["total"].int ?? 0, 0, "a refused fault ran nothing")
+        let b = try session(s)
+        XCTAssertEqual(try process(s, b), 1, "another session has its own room")
+    }
+
     func testBodyOverLimitIs413() throws {
         let s = try start(["--max_body_bytes", "2048"])
         let small = #"{"name": "\#(String(repeating: "a", count: 1800))"}"#

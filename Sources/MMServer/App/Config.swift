@@ -6,6 +6,11 @@ public struct Limits: Sendable, Equatable {
     public var maxSessions = 10_000
     public var maxProcessesPerSession = 1_000
     public var maxBatchOps = 100_000
+    /// Operations one session's log may hold (0: no limit). The log is kept
+    /// whole, since a session's state is the result of replaying it; at
+    /// about 76 bytes per logged operation (measured) this bounds a
+    /// session's log memory (2,000,000 ops ≈ 145 MiB).
+    public var maxSessionOps = 2_000_000
     /// Idle sessions are deleted after this many seconds.
     public var sessionIdleSeconds: Double = 3600
     public init() {}
@@ -37,7 +42,7 @@ public struct ServerConfig: Sendable, Equatable {
 
     /// Keys as they appear in the JSON file; env vars are `MMSIM_` + upper-cased key.
     static let keys = ["host", "port", "public_dir", "default_kernel", "max_sessions", "max_processes_per_session",
-                       "max_batch_ops", "session_idle_seconds", "max_header_bytes", "max_body_bytes",
+                       "max_batch_ops", "max_session_ops", "session_idle_seconds", "max_header_bytes", "max_body_bytes",
                        "read_timeout_seconds", "idle_timeout_seconds", "max_connections", "event_loops",
                        "access_log"]
 
@@ -66,6 +71,7 @@ public struct ServerConfig: Sendable, Equatable {
         case "max_sessions": limits.maxSessions = try int()
         case "max_processes_per_session": limits.maxProcessesPerSession = try int()
         case "max_batch_ops": limits.maxBatchOps = try int()
+        case "max_session_ops": limits.maxSessionOps = try int()
         case "session_idle_seconds": limits.sessionIdleSeconds = try dbl()
         case "max_header_bytes": maxHeaderBytes = try int()
         case "max_body_bytes": maxBodyBytes = try int()

@@ -70,6 +70,7 @@ extension Session {
     /// Applies one decoded operation (caller holds the lock), records it in
     /// the log and returns its result. Errors change nothing.
     func apply(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
+        try checkLogRoom(for: 1)
         let result = try perform(op, summary: summary)
         record(op: op, result: result)
         return result

@@ -56,6 +56,17 @@ public final class Session: @unchecked Sendable {
         return try body()
     }
 
+    /// Refuses `count` more operations when the log would pass the
+    /// configured `max_session_ops` (422 `limit_exceeded`, nothing applied).
+    /// Called with the session lock held.
+    func checkLogRoom(for count: Int) throws(APIError) {
+        let limit = limits.maxSessionOps
+        guard limit == 0 || log.count + count <= limit else {
+            throw APIError(.limitExceeded, "session log holds \(log.count) of \(limit) operations (max_session_ops); "
+                           + "\(count) more would pass it: start a new session")
+        }
+    }
+
     /// Records an applied operation and wakes SSE subscribers.
     /// Called with the session lock held; `log` and `results` change under
     /// `events` too, so SSE subscribers (which hold only `events`) never race.

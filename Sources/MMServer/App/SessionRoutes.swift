@@ -130,10 +130,10 @@ extension MMSimApp {
     /// together at the end.
     func batch(_ s: Session, _ req: HTTPRequest) throws(APIError) -> [UInt8] {
         if let (decoded, summary) = BatchBody.decode(req.body, maxOps: config.limits.maxBatchOps) {
-            return run(s, decoded, summary: summary)
+            return try run(s, decoded, summary: summary)
         }
         let (decoded, summary) = try decodeBatch(try body(req))
-        return run(s, decoded, summary: summary)
+        return try run(s, decoded, summary: summary)
     }
 
     /// Decodes a batch body the general way (every error names its field).
@@ -153,12 +153,14 @@ extension MMSimApp {
 
     /// Applies decoded batch ops in order and returns `{"results": […]}`.
     /// Only applying and recording hold the session lock; the response is
-    /// written after.
-    func run(_ s: Session, _ decoded: [Op], summary: Bool) -> [UInt8] {
+    /// written after. A batch that would pass `max_session_ops` is refused
+    /// whole (422), before any of it runs.
+    func run(_ s: Session, _ decoded: [Op], summary: Bool) throws(APIError) -> [UInt8] {
         // One result per op; a failed op's is its error body.
         var outcomes: [OpResult] = []
         outcomes.reserveCapacity(decoded.count)
-        s.lock.withLock {
+        try s.locked { () throws(APIError) in
+            try s.checkLogRoom(for: decoded.count)
             let before = Metrics.FaultCounters(s.sim.stats.faults)
             var failed: [Int] = []
             for (n, op) in decoded.enumerated() {
