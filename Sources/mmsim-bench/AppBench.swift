@@ -86,7 +86,7 @@ func appBenchmarks(only: String? = nil) {
             fatalError("bench: the new-page fault did not run do_anonymous_page")
         }
         let ns = measure(n - 1, rounds: 1) { i in _ = app.handle(requests[i + 1]) }
-        record("API: POST …/faults, new page each time (in-process handle)", String(format: "%.0f ns/request", ns), "≤ 4 µs")
+        record("API: POST …/faults, new page each time (in-process handle)", String(format: "%.0f ns/request", ns), "≤ 5 µs")
     }
     // (a3) The core of (a2): Simulation.fault on a new page each time, with
     // tracing on (the full result, kept in a 10,000-slot ring as the
@@ -106,7 +106,8 @@ func appBenchmarks(only: String? = nil) {
                 let r = try! sim.fault(pid: p.pid, address: start + UInt64(i) * 4096, access: .write)
                 if ring.count < 10_000 { ring.append(r) } else { ring[i % 10_000] = r }
             }
-            record("Simulation.fault, new page each time, tracing \(tracing ? "on" : "off")", String(format: "%.0f ns", ns), "≤ 300 ns")
+            record("Simulation.fault, new page each time, tracing \(tracing ? "on" : "off")", String(format: "%.0f ns", ns),
+                   tracing ? "— (shows the trace's cost)" : "≤ 300 ns")
         }
     }
     // (b) POST …/ops with 10,000 summary ops; every round appends to the session log.
