@@ -275,7 +275,7 @@ server on the same machine; each workload ${RUNS} times on a fresh server, the m
 | VmRSS with ${IDLE_SESSIONS} idle sessions | ${RSS_MIB} MiB (~${PER_SESSION} B/session) | | | | ≤ 200 MiB | $V4 |
 
 Server VmRSS after the last wrk run of each: $((PRESENT_RSS / 1024)) MiB (present), $((FAULT_RSS / 1024)) MiB (faulting),
-$((BATCH_RSS / 1024)) MiB (batch) — every applied operation stays in the session's log (about 64–76 B per op; the SSE history keeps the newest 10,000 results). The benchmark lifts `max_session_ops` (0); by default a session's log stops at 2,000,000 ops (≈ 145 MiB).
+$((BATCH_RSS / 1024)) MiB (batch) — every applied operation stays in the session's log (about 64–76 B per op; the SSE history keeps the newest 10,000 results). The benchmark lifts \`max_session_ops\` (0); by default a session's log stops at 2,000,000 ops (≈ 145 MiB).
 EOF
 )
 echo
