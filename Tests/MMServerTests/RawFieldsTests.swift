@@ -116,6 +116,43 @@ final class RawFieldsTests: XCTestCase {
         }
     }
 
+    /// `plainString` (eight bytes at a time) stops exactly where a byte-by-byte scan would.
+    func testPlainStringMatchesAByteScan() {
+        for special: UInt8 in [UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff] {
+            for at in 0..<20 {
+                for length in [at + 1, at + 3, at + 12] {
+                    var bytes = [UInt8(ascii: "\"")] + [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[1 + at] = special
+                    bytes.append(UInt8(ascii: "\""))
+                    var expected: Range<Int>? = nil
+                    for k in 1..<bytes.count {
+                        let c = bytes[k]
+                        if c == UInt8(ascii: "\"") { expected = 1..<k; break }
+                        if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
+                    }
+                    let got = bytes.withUnsafeBufferPointer { b -> Range<Int>? in
+                        var s = RawJSONScanner(b)
+                        return s.plainString()
+                    }
+                    XCTAssertEqual(got, expected, "byte \(special) at \(at), length \(length)")
+                }
+            }
+        }
+    }
+
+    /// `FlagTable.parseNames` answers `parse` wherever it answers.
+    func testFlagNamesFromBytesMatchParse() {
+        for text in ["PROT_READ|PROT_WRITE", " PROT_READ |\tPROT_EXEC ", "PROT_READ|", "|", "", "PROT_NONE",
+                     "PROT_READ|0x10", "MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED", "MAP_ANON|MAP_FILE", "prot_read"] {
+            for table in [Linux.protNames, Linux.mapNames] {
+                let fast = Array(text.utf8).withUnsafeBufferPointer { table.parseNames($0) }
+                if let fast { XCTAssertEqual(fast, try? table.parse(text), text) }
+            }
+        }
+        XCTAssertEqual(Array("PROT_READ|PROT_WRITE".utf8).withUnsafeBufferPointer { Linux.protNames.parseNames($0) },
+                       Linux.PROT_READ | Linux.PROT_WRITE)
+    }
+
     func testFaultBodiesDecodeLikeArgs() throws {
         for body in [#"{"address":"0x7f0000000000","access":"read"}"#, #" { "access" : "write" , "address" : 4096 } "#,
                      #"{"address":"0x1000","mode":"kernel","access":"exec","pid":7,"op":"x"}"#,

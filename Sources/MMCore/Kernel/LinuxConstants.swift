@@ -228,6 +228,27 @@ public struct FlagTable: Sendable {
         throw FlagParseError(token: token)
     }
 
+    /// `parse` of the text whose UTF-8 is `b`, when it is "A|B|…" made only
+    /// of the table's names (each may be padded with spaces or tabs); nil
+    /// for anything else (numbers, `zeroName`, unknown or empty tokens), for
+    /// which the caller asks `parse(_:)`. Reads the bytes in place, so a
+    /// caller holding request bytes makes no String.
+    public func parseNames(_ b: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        var result: UInt64 = 0
+        var start = 0
+        while start <= b.count {
+            var end = start
+            while end < b.count && b[end] != UInt8(ascii: "|") { end += 1 }
+            var lo = start, hi = end
+            while lo < hi && (b[lo] == 0x20 || b[lo] == 0x09) { lo += 1 }
+            while hi > lo && (b[hi - 1] == 0x20 || b[hi - 1] == 0x09) { hi -= 1 }
+            guard let v = value(of: UnsafeBufferPointer(rebasing: b[lo..<hi])) else { return nil }
+            result |= v
+            start = end + 1
+        }
+        return result
+    }
+
     private enum ASCIIParse { case value(UInt64), unknown(String), notASCII }
 
     /// `parse` over the bytes of an all-ASCII text, where each Character is

@@ -72,6 +72,8 @@ struct RawFields: OpFields {
     func flags(_ key: String, _ table: FlagTable, default def: UInt64?) throws(APIError) -> UInt64 {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { return UInt64(bitPattern: m.int) }
+        // Names only (the common case) straight from the bytes; anything else via a String.
+        if let v = table.parseNames(UnsafeBufferPointer(rebasing: body[s])) { return v }
         guard let v = try? table.parse(text(s)) else { throw Self.declined }
         return v
     }
@@ -163,6 +165,7 @@ struct RawJSONScanner {
     mutating func plainString() -> Range<Int>? {
         guard eat(UInt8(ascii: "\"")) else { return nil }
         let start = i
+        skipPlain()
         while i < b.count {
             let c = b[i]
             if c == UInt8(ascii: "\"") { i += 1; return start..<(i - 1) }
@@ -170,6 +173,31 @@ struct RawJSONScanner {
             i += 1
         }
         return nil
+    }
+
+    /// Advances over plain string bytes (none of '"', '\\', below 0x20 or
+    /// above 0x7f) eight at a time while eight bytes remain, stopping at
+    /// the first byte that is not plain (or short of the end); the caller
+    /// goes on byte by byte. SWAR: each test marks the high bit of a byte
+    /// that matches; a mark can be spurious only above a real one, so the
+    /// lowest mark is always a real match.
+    @inline(__always)
+    private mutating func skipPlain() {
+        guard let base = b.baseAddress else { return }
+        let raw = UnsafeRawPointer(base)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= b.count {
+            let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let quote = x ^ (ones &* UInt64(UInt8(ascii: "\""))), backslash = x ^ (ones &* UInt64(UInt8(ascii: "\\")))
+            let marks = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                | ((x &- ones &* 0x20) & ~x) | x
+            let hit = marks & highs
+            if hit != 0 {
+                i += hit.trailingZeroBitCount / 8
+                return
+            }
+            i += 8
+        }
     }
 
     /// A JSON integer of at most 18 digits with no fraction or exponent.
