@@ -145,7 +145,11 @@ public struct FlagParseError: Error, Equatable, Sendable {
 }
 
 /// A table of names for a bit set or enumeration, as strace prints it.
-public struct FlagTable: Sendable {
+///
+/// A class (immutable, so Sendable) rather than a struct: passing a table
+/// such as `Linux.mapNames` then retains one reference instead of copying
+/// six reference-counted fields, which showed in every mmap of an ops batch.
+public final class FlagTable: Sendable {
     public let zeroName: String
     public let typeMask: UInt64
     public let types: [(String, UInt64)]
