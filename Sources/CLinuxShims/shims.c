@@ -1,2 +1,2 @@
-// Intentionally empty: CLinuxShims only re-exports system headers (see include/CLinuxShims.h).
+// Intentionally empty: CLinuxShims is system headers and static inline wrappers (see include/CLinuxShims.h).
 #include "CLinuxShims.h"

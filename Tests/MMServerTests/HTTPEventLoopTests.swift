@@ -1,3 +1,4 @@
+import CLinuxShims
 import Foundation
 import XCTest
 @testable import MMServer
@@ -9,6 +10,13 @@ import Glibc
 /// pipelined answers across hand-offs, back-pressure on large responses, and
 /// many connections spread over the loops.
 final class HTTPEventLoopTests: XCTestCase {
+    /// The calling thread's kernel name (what a loop sets with PR_SET_NAME).
+    fileprivate static func threadName() -> String {
+        var buffer = [CChar](repeating: 0, count: 32)
+        guard mmsim_get_thread_name(&buffer) == 0 else { return "?" }
+        return String(cString: buffer)
+    }
+
     private var servers: [HTTPServer] = []
 
     override func tearDown() {
@@ -22,7 +30,7 @@ final class HTTPEventLoopTests: XCTestCase {
         func handle(_ request: HTTPRequest) -> HTTPResponse {
             if request.path.hasPrefix("/slow") { Thread.sleep(forTimeInterval: 0.4) }
             if request.path == "/big" { return .init(status: .ok, contentType: "application/octet-stream", body: Self.big) }
-            return .text(.ok, "\(request.path) on \(Thread.current.name ?? "?") body \(request.body.count)")
+            return .text(.ok, "\(request.path) on \(HTTPEventLoopTests.threadName()) body \(request.body.count)")
         }
         func answersSlowly(_ request: HTTPRequest) -> Bool {
             request.path.hasPrefix("/slow") || request.body.count > 64 * 1024
@@ -57,7 +65,7 @@ final class HTTPEventLoopTests: XCTestCase {
 
     func testLargeBodiesAreAnsweredOffTheLoopByDefault() throws {
         let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1)) { request in
-            .text(.ok, "\(Thread.current.name ?? "?") \(request.body.count)")
+            .text(.ok, "\(HTTPEventLoopTests.threadName()) \(request.body.count)")
         }
         try server.start()
         servers.append(server)

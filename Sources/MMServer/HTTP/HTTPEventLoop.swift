@@ -70,7 +70,11 @@ final class HTTPEventLoop: @unchecked Sendable {
     /// Starts the loop's thread.
     func start(name: String) {
         let thread = Thread { [self] in
-            Thread.current.name = name  // also the kernel's thread name (top -H, perf)
+            // The kernel's thread name (top -H, perf, /proc/PID/task/*/comm), set
+            // directly: Foundation's Thread.current.name was seen, rarely, to
+            // read back the process name on a loop thread.
+            _ = mmsim_set_thread_name(name)
+            Thread.current.name = name
             run()
             finished.withLock {
                 isFinished = true
