@@ -29,47 +29,44 @@ struct RawFields: OpFields {
     /// Never used in a message: every error is declined.
     var context: String { "" }
 
-    /// The first member named `key` (as `Args` looks members up).
-    private func member(_ key: String) -> Member? {
-        let n = key.utf8.count
-        // The index of the member, -1 for none; nil when `key` has no contiguous UTF-8.
-        let found = key.utf8.withContiguousStorageIfAvailable { k -> Int in
-            search: for (index, m) in members.enumerated() where m.key.count == n {
+    /// The first member named `key` (as `Args` looks members up), its
+    /// bytes compared in place.
+    private func member(_ key: StaticString) -> Member? {
+        key.withUTF8Buffer { k -> Member? in
+            let n = k.count
+            search: for m in members where m.key.count == n {
                 for j in 0..<n where k[j] != body[m.key.lowerBound + j] { continue search }
-                return index
+                return m
             }
-            return -1
+            return nil
         }
-        if let found { return found < 0 ? nil : members[found] }
-        for m in members where m.key.count == n && key.utf8.elementsEqual(body[m.key]) { return m }
-        return nil
     }
 
     private func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: body[r]), as: UTF8.self) }
 
-    func has(_ key: String) -> Bool { member(key) != nil }
+    func has(_ key: StaticString) -> Bool { member(key) != nil }
 
-    func int(_ key: String, default def: Int?) throws(APIError) -> Int {
+    func int(_ key: StaticString, default def: Int?) throws(APIError) -> Int {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard m.string == nil else { throw Self.declined }
         return Int(m.int)
     }
 
-    func u64(_ key: String, default def: UInt64?) throws(APIError) -> UInt64 {
+    func u64(_ key: StaticString, default def: UInt64?) throws(APIError) -> UInt64 {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { return UInt64(bitPattern: m.int) }
         guard let n = FlagTable.parseNumber(text(s)) else { throw Self.declined }
         return n
     }
 
-    func address(_ key: String, default def: UInt64?) throws(APIError) -> UInt64 {
+    func address(_ key: StaticString, default def: UInt64?) throws(APIError) -> UInt64 {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { return UInt64(bitPattern: m.int) }
         guard let n = Self.hexAddress(UnsafeBufferPointer(rebasing: body[s])) else { throw Self.declined }
         return n
     }
 
-    func flags(_ key: String, _ table: FlagTable, default def: UInt64?) throws(APIError) -> UInt64 {
+    func flags(_ key: StaticString, _ table: FlagTable, default def: UInt64?) throws(APIError) -> UInt64 {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { return UInt64(bitPattern: m.int) }
         // Names only (the common case) straight from the bytes; anything else via a String.
@@ -78,13 +75,13 @@ struct RawFields: OpFields {
         return v
     }
 
-    func string(_ key: String, default def: String?) throws(APIError) -> String {
+    func string(_ key: StaticString, default def: String?) throws(APIError) -> String {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { throw Self.declined }
         return text(s)
     }
 
-    func object(_ key: String) throws(APIError) -> Args? {
+    func object(_ key: StaticString) throws(APIError) -> Args? {
         guard member(key) == nil else { throw Self.declined }
         return nil
     }
