@@ -22,6 +22,12 @@ protocol OpFields {
     func flags(_ key: StaticString, _ table: FlagTable, default def: UInt64?) throws(APIError) -> UInt64
     /// A required or defaulted string.
     func string(_ key: StaticString, default def: String?) throws(APIError) -> String
+    /// A required (`def` nil) or defaulted string, matched by `match` over
+    /// its UTF-8 bytes: `def` when absent, nil when `match` rejects it (the
+    /// caller names the allowed values). `def` must be what `match` makes
+    /// of the default's spelling.
+    func keyword<T>(_ key: StaticString, default def: T?,
+                    _ match: (UnsafeBufferPointer<UInt8>) -> T?) throws(APIError) -> T?
     /// A nested object, if present.
     func object(_ key: StaticString) throws(APIError) -> Args?
     /// The fields as `Args` over a JSON tree, for the rare ops that need the tree.
@@ -50,6 +56,13 @@ extension Args: OpFields {
     }
     func string(_ key: StaticString, default def: String?) throws(APIError) -> String {
         try string(key.description, default: def)
+    }
+    func keyword<T>(_ key: StaticString, default def: T?,
+                    _ match: (UnsafeBufferPointer<UInt8>) -> T?) throws(APIError) -> T? {
+        // As `string(key, default:)` with the default's spelling, then matched.
+        if let def, !has(key.description) { return def }
+        var s = try string(key.description, default: nil)
+        return s.withUTF8(match)
     }
     func object(_ key: StaticString) throws(APIError) -> Args? { try object(key.description) }
     func tree() -> Args { self }

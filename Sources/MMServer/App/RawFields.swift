@@ -81,6 +81,13 @@ struct RawFields: OpFields {
         return text(s)
     }
 
+    func keyword<T>(_ key: StaticString, default def: T?,
+                    _ match: (UnsafeBufferPointer<UInt8>) -> T?) throws(APIError) -> T? {
+        guard let m = member(key) else { if let def { return def }; throw Self.declined }
+        guard let s = m.string else { throw Self.declined }
+        return match(UnsafeBufferPointer(rebasing: body[s]))
+    }
+
     func object(_ key: StaticString) throws(APIError) -> Args? {
         guard member(key) == nil else { throw Self.declined }
         return nil
