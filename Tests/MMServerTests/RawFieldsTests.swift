@@ -106,7 +106,7 @@ final class RawFieldsTests: XCTestCase {
 
     func testByteCountMatchesANaiveCount() {
         var rng: UInt64 = 42
-        for length in [0, 1, 7, 8, 9, 15, 16, 17, 100, 1000] {
+        for length in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1000, 4080, 4096, 5000, 8200] {
             let bytes: [UInt8] = (0..<length).map { _ in
                 rng = rng &* 6364136223846793005 &+ 1442695040888963407
                 return [UInt8(ascii: "{"), 0x7b ^ 0x80, 0, 0xff, UInt8(ascii: "a")][Int(rng >> 60) % 5]
