@@ -106,7 +106,7 @@ final class RawFieldsTests: XCTestCase {
 
     func testByteCountMatchesANaiveCount() {
         var rng: UInt64 = 42
-        for length in [0, 1, 7, 8, 9, 15, 16, 17, 100, 1000] {
+        for length in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1000, 4080, 4096, 5000, 8200] {
             let bytes: [UInt8] = (0..<length).map { _ in
                 rng = rng &* 6364136223846793005 &+ 1442695040888963407
                 return [UInt8(ascii: "{"), 0x7b ^ 0x80, 0, 0xff, UInt8(ascii: "a")][Int(rng >> 60) % 5]
@@ -167,5 +167,21 @@ final class RawFieldsTests: XCTestCase {
             }
         }
         XCTAssertNotNil(RawFields.decode(Array(#"{"address":"0x7f0000000000","access":"read"}"#.utf8), Requests.fault))
+    }
+
+    /// `RawFields.prefix` packs the first eight bytes like a byte loop, and
+    /// short keys at the end of a body (no eight-byte load) are found too.
+    func testKeyPrefixMatchesAByteLoop() {
+        let bytes = Array("abcdefghijkl".utf8)
+        for n in 0...bytes.count {
+            var naive: UInt64 = 0
+            for j in 0..<min(8, n) { naive |= UInt64(bytes[j]) << (8 * j) }
+            XCTAssertEqual(bytes.withUnsafeBufferPointer { RawFields.prefix(UnsafeBufferPointer(rebasing: $0[..<n])) }, naive, "\(n)")
+        }
+        XCTAssertEqual(RawFields.decode(Array(#"{"pid":7}"#.utf8)) { f throws(APIError) in try f.int("pid") }, 7)
+        XCTAssertEqual(RawFields.decode(Array(#"{"pi":7,"pid":8}"#.utf8)) { f throws(APIError) in try f.int("pid") }, 8)
+        XCTAssertEqual(RawFields.decode(Array(#"{"old_addressx":1,"old_address":2}"#.utf8)) { f throws(APIError) in
+            try f.int("old_address")
+        }, 2)
     }
 }

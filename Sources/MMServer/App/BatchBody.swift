@@ -69,22 +69,24 @@ enum BatchBody {
         }
     }
 
-    /// How many bytes of `b` are `byte`, eight at a time.
+    /// How many bytes of `b` are `byte`, sixteen at a time (SSE2 compares
+    /// of the SIMD type), then byte by byte.
     static func count(_ byte: UInt8, in b: UnsafeBufferPointer<UInt8>) -> Int {
         guard let base = b.baseAddress else { return 0 }
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        let pattern = ones &* UInt64(byte)
-        var n = 0, i = 0
         let raw = UnsafeRawPointer(base)
-        while i + 8 <= b.count {
-            let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
-            // A byte of x is zero exactly where `byte` was; mark each with a 1
-            // in its low bit, then sum the eight bytes into the top one with a
-            // multiply (the default x86-64 target has no popcnt instruction,
-            // and nonzeroBitCount's fallback sequence cost more than the scan).
-            let marks = (~(((x & ~highs) &+ ~highs) | x) & highs) >> 7
-            n += Int((marks &* ones) >> 56)
-            i += 8
+        let pattern = SIMD16<UInt8>(repeating: byte), zero = SIMD16<UInt8>(), one = SIMD16<UInt8>(repeating: 1)
+        var n = 0, i = 0
+        while i + 16 <= b.count {
+            // Per-lane counts in bytes, folded into `n` before a lane can
+            // pass 255 (at most 255 blocks per round).
+            var lanes = zero
+            let end = min(b.count - 15, i + 255 * 16)
+            while i < end {
+                let x = raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+                lanes &+= zero.replacing(with: one, where: x .== pattern)
+                i += 16
+            }
+            for k in 0..<16 { n += Int(lanes[k]) }
         }
         while i < b.count {
             if b[i] == byte { n += 1 }

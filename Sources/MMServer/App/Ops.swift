@@ -24,9 +24,11 @@ enum Op {
 
     /// Decodes the fields of `{"op": name, …}`.
     static func decode<A: OpFields>(_ a: A) throws(APIError) -> Op {
-        let name = try a.string("op")
+        guard let name = try a.keyword("op", default: nil, OpName.init) else {
+            throw .badRequest("field '\(a.context)op': unknown operation '\(try a.string("op"))'")
+        }
         switch name {
-        case "file":
+        case .file:
             let a = try a.tree()
             let modeText = try a.has("mode") ? modeString(a) : "0644"
             guard let mode = UInt32(modeText, radix: 8) else { throw .badRequest("field '\(a.context)mode' must be octal like \"0644\"") }
@@ -34,16 +36,16 @@ enum Op {
                 throw .badRequest("field '\(a.context)size' must be a non-negative integer (bytes)")
             }
             return .file(path: try a.string("path"), size: UInt64(size), mode: mode)
-        case "process":
+        case .process:
             return .process(comm: try a.string("comm", default: "sim"))
-        case "fault":
+        case .fault:
             let (addr, access, mode, inject) = try Requests.fault(a)
             return .fault(pid: try a.int("pid"), address: addr, access: access, mode: mode, inject: inject)
-        case "replay":
+        case .replay:
             _ = try a.string("format")
             _ = try a.string("text")
             return .replay(try a.tree().value)
-        case "touch":
+        case .touch:
             let (addr, access, _, _) = try Requests.fault(a)
             let pages = try a.int("pages", default: 1)
             guard pages >= 1 && pages <= 1 << 20 else { throw .badRequest("field '\(a.context)pages' must be 1…1048576") }
@@ -53,9 +55,6 @@ enum Op {
             }
             return .touch(pid: try a.int("pid"), address: addr, pages: pages, access: access)
         default:
-            guard Requests.opSyscallNames.contains(name) else {
-                throw .badRequest("field '\(a.context)op': unknown operation '\(name)'")
-            }
             return .syscall(pid: try a.int("pid"), try Requests.syscall(name, a))
         }
     }

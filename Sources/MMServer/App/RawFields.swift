@@ -16,6 +16,8 @@ struct RawFields: OpFields {
     /// or the parsed integer.
     struct Member {
         var key: Range<Int>
+        /// The key's first eight bytes (`RawFields.prefix`), compared first.
+        var prefix: UInt64
         var string: Range<Int>?
         var int: Int64
     }
@@ -24,52 +26,82 @@ struct RawFields: OpFields {
     static let declined = APIError(.internalError, "fast path declined")
 
     let body: UnsafeBufferPointer<UInt8>
-    let members: [Member]
+    /// The object's members, in order: the first `count` of `storage`
+    /// (the scanner reuses one array for every object).
+    let storage: [Member]
+    let count: Int
+
+    // The accessors are inlined into `Op.decode` and `Requests`, so the
+    // key of each lookup is a literal and its prefix a constant.
 
     /// Never used in a message: every error is declined.
     var context: String { "" }
 
-    /// The first member named `key` (as `Args` looks members up).
-    private func member(_ key: String) -> Member? {
-        let n = key.utf8.count
-        // The index of the member, -1 for none; nil when `key` has no contiguous UTF-8.
-        let found = key.utf8.withContiguousStorageIfAvailable { k -> Int in
-            search: for (index, m) in members.enumerated() where m.key.count == n {
-                for j in 0..<n where k[j] != body[m.key.lowerBound + j] { continue search }
-                return index
+    /// The first member named `key` (as `Args` looks members up). Inlined,
+    /// so the prefix of a literal key is a constant.
+    @inline(__always)
+    private func member(_ key: StaticString) -> Member? {
+        key.withUTF8Buffer { k in find(k, prefix: Self.prefix(k)) }
+    }
+
+    /// The first member whose key is `k`, given `k`'s prefix.
+    private func find(_ k: UnsafeBufferPointer<UInt8>, prefix: UInt64) -> Member? {
+        storage.withUnsafeBufferPointer { ms -> Member? in
+            search: for m in ms[..<count] where m.prefix == prefix && m.key.count == k.count {
+                for j in 8..<max(8, k.count) where k[j] != body[m.key.lowerBound + j] { continue search }
+                return m
             }
-            return -1
+            return nil
         }
-        if let found { return found < 0 ? nil : members[found] }
-        for m in members where m.key.count == n && key.utf8.elementsEqual(body[m.key]) { return m }
-        return nil
+    }
+
+    /// The first eight bytes of `b` (fewer, zero-padded, when shorter),
+    /// little-endian: at most three loads, none past the end of `b`.
+    @inline(__always)
+    static func prefix(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        guard let base = b.baseAddress else { return 0 }
+        let p = UnsafeRawPointer(base)
+        if b.count >= 8 { return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)) }
+        var w: UInt64 = 0, at = 0
+        if b.count & 4 != 0 { w = UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self))); at = 4 }
+        if b.count & 2 != 0 {
+            w |= UInt64(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt16.self))) << (8 * at)
+            at += 2
+        }
+        if b.count & 1 != 0 { w |= UInt64(b[at]) << (8 * at) }
+        return w
     }
 
     private func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: body[r]), as: UTF8.self) }
 
-    func has(_ key: String) -> Bool { member(key) != nil }
+    @inline(__always)
+    func has(_ key: StaticString) -> Bool { member(key) != nil }
 
-    func int(_ key: String, default def: Int?) throws(APIError) -> Int {
+    @inline(__always)
+    func int(_ key: StaticString, default def: Int?) throws(APIError) -> Int {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard m.string == nil else { throw Self.declined }
         return Int(m.int)
     }
 
-    func u64(_ key: String, default def: UInt64?) throws(APIError) -> UInt64 {
+    @inline(__always)
+    func u64(_ key: StaticString, default def: UInt64?) throws(APIError) -> UInt64 {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { return UInt64(bitPattern: m.int) }
         guard let n = FlagTable.parseNumber(text(s)) else { throw Self.declined }
         return n
     }
 
-    func address(_ key: String, default def: UInt64?) throws(APIError) -> UInt64 {
+    @inline(__always)
+    func address(_ key: StaticString, default def: UInt64?) throws(APIError) -> UInt64 {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { return UInt64(bitPattern: m.int) }
         guard let n = Self.hexAddress(UnsafeBufferPointer(rebasing: body[s])) else { throw Self.declined }
         return n
     }
 
-    func flags(_ key: String, _ table: FlagTable, default def: UInt64?) throws(APIError) -> UInt64 {
+    @inline(__always)
+    func flags(_ key: StaticString, _ table: FlagTable, default def: UInt64?) throws(APIError) -> UInt64 {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { return UInt64(bitPattern: m.int) }
         // Names only (the common case) straight from the bytes; anything else via a String.
@@ -78,13 +110,23 @@ struct RawFields: OpFields {
         return v
     }
 
-    func string(_ key: String, default def: String?) throws(APIError) -> String {
+    @inline(__always)
+    func string(_ key: StaticString, default def: String?) throws(APIError) -> String {
         guard let m = member(key) else { if let def { return def }; throw Self.declined }
         guard let s = m.string else { throw Self.declined }
         return text(s)
     }
 
-    func object(_ key: String) throws(APIError) -> Args? {
+    @inline(__always)
+    func keyword<T>(_ key: StaticString, default def: T?,
+                    _ match: (UnsafeBufferPointer<UInt8>) -> T?) throws(APIError) -> T? {
+        guard let m = member(key) else { if let def { return def }; throw Self.declined }
+        guard let s = m.string else { throw Self.declined }
+        return match(UnsafeBufferPointer(rebasing: body[s]))
+    }
+
+    @inline(__always)
+    func object(_ key: StaticString) throws(APIError) -> Args? {
         guard member(key) == nil else { throw Self.declined }
         return nil
     }
@@ -130,8 +172,10 @@ struct RawFields: OpFields {
 struct RawJSONScanner {
     let b: UnsafeBufferPointer<UInt8>
     private(set) var i = 0
-    /// Reused between objects (no allocation per op).
+    /// Reused between objects (no allocation per op): the current object's
+    /// members are the first `memberCount`.
     private var members: [RawFields.Member] = []
+    private var memberCount = 0
 
     init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
@@ -220,7 +264,7 @@ struct RawJSONScanner {
     /// `{ "key": string-or-integer, … }` (possibly empty).
     mutating func flatObject() -> RawFields? {
         guard eat(UInt8(ascii: "{")) else { return nil }
-        members.removeAll(keepingCapacity: true)
+        memberCount = 0
         skipSpace()
         if !eat(UInt8(ascii: "}")) {
             while true {
@@ -232,10 +276,10 @@ struct RawJSONScanner {
                 guard i < b.count else { return nil }
                 if b[i] == UInt8(ascii: "\"") {
                     guard let v = plainString() else { return nil }
-                    members.append(RawFields.Member(key: key, string: v, int: 0))
+                    add(RawFields.Member(key: key, prefix: keyPrefix(key), string: v, int: 0))
                 } else {
                     guard let n = integer() else { return nil }
-                    members.append(RawFields.Member(key: key, string: nil, int: n))
+                    add(RawFields.Member(key: key, prefix: keyPrefix(key), string: nil, int: n))
                 }
                 skipSpace()
                 if eat(UInt8(ascii: ",")) { continue }
@@ -243,6 +287,24 @@ struct RawJSONScanner {
                 return nil
             }
         }
-        return RawFields(body: b, members: members)
+        return RawFields(body: b, storage: members, count: memberCount)
+    }
+
+    /// Stores member `memberCount`, overwriting a previous object's.
+    @inline(__always)
+    private mutating func add(_ m: RawFields.Member) {
+        if memberCount < members.count { members[memberCount] = m } else { members.append(m) }
+        memberCount += 1
+    }
+
+    /// `RawFields.prefix` of the key bytes at `r`: one unaligned load where
+    /// eight bytes remain in the body (always, but for a key near the end).
+    @inline(__always)
+    private func keyPrefix(_ r: Range<Int>) -> UInt64 {
+        guard r.lowerBound + 8 <= b.count, let base = b.baseAddress else {
+            return RawFields.prefix(UnsafeBufferPointer(rebasing: b[r]))
+        }
+        let w = UInt64(littleEndian: UnsafeRawPointer(base).loadUnaligned(fromByteOffset: r.lowerBound, as: UInt64.self))
+        return r.count >= 8 ? w : w & ((1 << (8 * UInt64(r.count))) - 1)
     }
 }

@@ -11,47 +11,51 @@ enum Requests {
 
     /// A syscall from its name and JSON arguments.
     static func syscall<A: OpFields>(_ name: String, _ a: A) throws(APIError) -> Syscall {
+        guard let op = OpName(name), op.isSyscall else { throw .notFound("unknown syscall '\(name)'") }
+        return try syscall(op, a)
+    }
+
+    /// A syscall from its `OpName` (one of the syscalls) and JSON arguments.
+    static func syscall<A: OpFields>(_ name: OpName, _ a: A) throws(APIError) -> Syscall {
         switch name {
-        case "open", "openat":
+        case .open:
             return .open(path: try a.string("path"), flags: try a.flags("flags", Linux.openNames, default: 0))
-        case "close":
+        case .close:
             return .close(fd: try a.int("fd"))
-        case "mmap":
+        case .mmap:
             return .mmap(addr: try a.address("addr", default: 0), length: try a.u64("length"),
                          prot: try a.flags("prot", Linux.protNames), flags: try a.flags("flags", Linux.mapNames),
                          fd: try a.int("fd", default: -1), offset: try a.u64("offset", default: 0))
-        case "munmap":
+        case .munmap:
             return .munmap(addr: try a.address("addr"), length: try a.u64("length"))
-        case "mprotect":
+        case .mprotect:
             return .mprotect(addr: try a.address("addr"), length: try a.u64("length"),
                              prot: try a.flags("prot", Linux.protNames))
-        case "madvise":
+        case .madvise:
             return .madvise(addr: try a.address("addr"), length: try a.u64("length"),
                             advice: try a.flags("advice", Linux.madvNames))
-        case "mremap":
+        case .mremap:
             return .mremap(oldAddress: try a.address("old_address"), oldSize: try a.u64("old_size"),
                            newSize: try a.u64("new_size"), flags: try a.flags("flags", Linux.mremapNames, default: 0),
                            newAddress: try a.address("new_address", default: 0))
-        case "brk":
+        case .brk:
             return .brk(addr: try a.address("brk", default: 0))
-        case "fork", "clone", "vfork":
+        case .fork:
             return .fork
-        case "exit", "exit_group":
+        case .exit:
             return .exit(status: try a.int("status", default: 0))
-        default:
-            throw .notFound("unknown syscall '\(name)'")
+        case .file, .process, .fault, .replay, .touch:
+            throw APIError(.internalError, "\(name) is not a syscall")
         }
     }
 
     /// A fault request: address, access, optional mode and inject.
     static func fault<A: OpFields>(_ a: A) throws(APIError) -> (UInt64, Access, FaultMode, FaultInjection) {
         let address = try a.address("address")
-        let accessName = try a.string("access", default: "read")
-        guard let access = Access(rawValue: accessName) else {
+        guard let access = try a.keyword("access", default: Access.read, Keywords.access) else {
             throw .badRequest("field '\(a.context)access' must be \"read\", \"write\" or \"exec\"")
         }
-        let modeName = try a.string("mode", default: "user")
-        guard let mode = FaultMode(rawValue: modeName) else {
+        guard let mode = try a.keyword("mode", default: FaultMode.user, Keywords.faultMode) else {
             throw .badRequest("field '\(a.context)mode' must be \"user\" or \"kernel\"")
         }
         var inject = FaultInjection()
