@@ -133,6 +133,64 @@ public struct PageTable {
         }
     }
 
+    /// Clears every entry in [start, end) (byte addresses) in ascending
+    /// address order, passing each cleared entry to `body`, except guard
+    /// markers, which are cleared silently when `dropGuards` and kept
+    /// otherwise. Entries are moved out of their table page in place: no
+    /// list of page numbers, no copy of an entry (or retain of its folio).
+    public mutating func clear(in start: UInt64, _ end: UInt64, dropGuards: Bool, _ body: (PTE) -> Void) {
+        let lo = start >> Linux.PAGE_SHIFT, hi = end >> Linux.PAGE_SHIFT
+        if hi <= lo || count == 0 { return }
+        let firstKey = lo >> Self.tableShift, lastKey = (hi - 1) >> Self.tableShift
+        if lastKey - firstKey < UInt64(tables) * 4 {
+            var key = firstKey
+            while key <= lastKey {
+                if let s = slot(of: key) { clear(slot: s, lo, hi, dropGuards, body) }
+                key += 1
+            }
+            return
+        }
+        // Slots move when a table is freed: visit the tables by key.
+        var keys: [UInt64] = []
+        for s in slots where s.key != Self.emptyKey && s.key >= firstKey && s.key <= lastKey { keys.append(s.key) }
+        keys.sort()
+        for k in keys {
+            if let s = slot(of: k) { clear(slot: s, lo, hi, dropGuards, body) }
+        }
+    }
+
+    /// `clear(in:)` for the table in slot `s`; frees the table if it empties.
+    private mutating func clear(slot s: Int, _ lo: UInt64, _ hi: UInt64, _ dropGuards: Bool,
+                                _ body: (PTE) -> Void) {
+        let base = slots[s].key << Self.tableShift
+        let from = Int(truncatingIfNeeded: max(lo, base) - base)
+        let to = Int(truncatingIfNeeded: min(hi, base + UInt64(Self.ptrsPerPTE)) - base)
+        // The table page is taken out of its slot while edited, so that it
+        // is uniquely referenced (no copy on write).
+        var ptes = ContiguousArray<PTE?>()
+        swap(&ptes, &slots[s].ptes)
+        var cleared = 0
+        ptes.withUnsafeMutableBufferPointer { table in
+            for j in from..<to {
+                // Moved out before it is looked at (reading a field in place
+                // would copy the entry: a retain and release of its folio).
+                var entry: PTE? = nil
+                swap(&table[j], &entry)
+                guard let e = consume entry else { continue }
+                if e.guardMarker {
+                    if dropGuards { cleared += 1 } else { table[j] = consume e }
+                    continue
+                }
+                cleared += 1
+                body(e)
+            }
+        }
+        swap(&ptes, &slots[s].ptes)
+        slots[s].used -= cleared
+        count -= cleared
+        if slots[s].used == 0 { removeSlot(s) }
+    }
+
     /// The virtual page numbers with an entry in [start, end) (byte
     /// addresses), ascending.
     public func vpns(in start: UInt64, _ end: UInt64) -> [UInt64] {

@@ -8,13 +8,7 @@ extension Simulation {
     @discardableResult
     func zapRange(_ mm: MM, _ start: UInt64, _ end: UInt64, dropGuards: Bool = true) -> Int {
         var zapped = 0
-        for vpn in mm.pageTable.vpns(in: start, end) {
-            guard let pte = mm.pageTable[vpn] else { continue }
-            if pte.guardMarker {
-                if dropGuards { mm.pageTable.remove(vpn) }
-                continue
-            }
-            mm.pageTable.remove(vpn)
+        mm.pageTable.clear(in: start, end, dropGuards: dropGuards) { pte in
             if let f = pte.folio { folioRemoveRmap(f) }
             zapped += 1
         }

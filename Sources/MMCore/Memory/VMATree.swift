@@ -58,6 +58,10 @@ public struct VMATree: Sequence {
         /// there, that VMA is the answer again. A stale position only costs
         /// the search.
         var hint = Cursor(chunk: 0, slot: 0)
+        /// The last chunk removed (emptied), kept for the next one needed:
+        /// unmapping a process's only VMA and mapping another is common, and
+        /// a chunk is three allocations.
+        var spare: Chunk?
 
         init() {}
 
@@ -279,7 +283,7 @@ public struct VMATree: Sequence {
         let st = uniqueStorage()
         count += 1
         guard !st.chunks.isEmpty else {
-            st.chunks.append(Chunk([vma], storage: st))
+            st.chunks.append(newChunk(vma, st))
             st.lastEnds.append(vma.end)
             return
         }
@@ -289,7 +293,7 @@ public struct VMATree: Sequence {
         precondition(cur.slot == c.vmas.count || c.vmas[cur.slot].start >= vma.end, "overlapping VMA insert")
         if cur.slot == c.vmas.count && cur.chunk == st.chunks.count - 1 && c.vmas.count == Self.chunkCapacity {
             // Appending past a full last chunk (fork, sequential mmaps): start a new one.
-            c = Chunk([vma], storage: st)
+            c = newChunk(vma, st)
             st.chunks.append(c)
             st.lastEnds.append(vma.end)
             return
@@ -325,10 +329,22 @@ public struct VMATree: Sequence {
         if c.vmas.isEmpty {
             st.chunks.remove(at: cur.chunk)
             st.lastEnds.remove(at: cur.chunk)
+            st.spare = c   // unique: `chunk(_:_:)` copied it if shared
             return
         }
         st.lastEnds[cur.chunk] = c.lastEnd
         if c.vmas.count < Self.chunkMinimum { mergeSmall(cur.chunk, st) }
+    }
+
+    /// A chunk holding just `vma`: the storage's spare one if it has one.
+    private func newChunk(_ vma: VMA, _ st: Storage) -> Chunk {
+        guard let c = st.spare else { return Chunk([vma], storage: st) }
+        st.spare = nil
+        c.vmas.append(vma)
+        c.ends.append(vma.end)
+        c.storage = st
+        vma.node = c
+        return c
     }
 
     /// Folds the small chunk at `i` into its next (or previous) neighbour

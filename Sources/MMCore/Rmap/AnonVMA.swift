@@ -82,7 +82,9 @@ public struct AVCMap {
             switch (present, newValue) {
             case (true, let avc?): chains[i] = avc
             case (true, nil): chains.remove(at: i)
-            case (false, let avc?): chains.insert(avc, at: i)
+            case (false, let avc?):
+                // append() for a new link: insert(_:at:) at the end goes through replaceSubrange.
+                if i == chains.count { chains.append(avc) } else { chains.insert(avc, at: i) }
             case (false, nil): break
             }
         }

@@ -46,13 +46,16 @@ extension Simulation {
     /// num_children and one reference (put_anon_vma()).
     func unlinkAnonVMAs(_ vma: VMA) {
         guard !vma.chain.isEmpty || vma.anonVMA != nil else { return }
-        var emptied: [AnonVMA] = []
+        // The anon_vmas whose tree empties, in that order: the first (the
+        // only one of a usual chain) without an array.
+        var firstEmptied: AnonVMA?
+        var moreEmptied: [AnonVMA] = []
         for avc in vma.chain.reversed() {   // newest first
             let av = avc.anonVMA
             av.avcs.removeValue(forKey: avc.id)
             if av.avcs.isEmpty {
                 av.parent.numChildren -= 1
-                emptied.append(av)
+                if firstEmptied == nil { firstEmptied = av } else { moreEmptied.append(av) }
             }
         }
         vma.chain.removeAll()
@@ -60,7 +63,8 @@ extension Simulation {
             av.numActiveVMAs -= 1
             vma.anonVMA = nil
         }
-        for av in emptied { putAnonVMA(av) }
+        if let av = firstEmptied { putAnonVMA(av) }
+        for av in moreEmptied { putAnonVMA(av) }
     }
 
     /// Models put_anon_vma() / __put_anon_vma() (mm/rmap.c): drop a reference;

@@ -208,7 +208,7 @@ extension Simulation {
         let end = addr + len
         var flags = vmFlags
         // __mmap_prepare(): overlapping VMAs (MAP_FIXED) are split and detached.
-        var detached: [VMA] = []
+        var detached = DetachedVMAs()
         if let first = mm.vmas.findVMA(addr), first.start < end {
             guard let d = vmsGatherMunmapVMAs(p, first, addr, end) else { return .error(.ENOMEM) }
             detached = d

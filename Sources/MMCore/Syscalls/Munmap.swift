@@ -43,7 +43,7 @@ extension Simulation {
     /// Models vms_gather_munmap_vmas() (mm/vma.c): the splits at the range
     /// boundaries and the list of VMAs to detach (removed from the tree).
     /// nil: the map-count limit refused the first split (nothing changed).
-    func vmsGatherMunmapVMAs(_ p: Process, _ first: VMA, _ start: UInt64, _ end: UInt64) -> [VMA]? {
+    func vmsGatherMunmapVMAs(_ p: Process, _ first: VMA, _ start: UInt64, _ end: UInt64) -> DetachedVMAs? {
         let mm = p.mm
         if start > first.start {
             // Make sure map_count will not exceed its limit on return.
@@ -53,7 +53,7 @@ extension Simulation {
             }
             splitVMANoLimit(p, first, at: start, newBelow: true)
         }
-        var detached: [VMA] = []
+        var detached = DetachedVMAs()
         var cur: VMA? = first
         while let v = cur, v.start < end {
             if v.end > end { splitVMANoLimit(p, v, at: end, newBelow: false) }
@@ -73,7 +73,7 @@ extension Simulation {
     /// detached VMAs (markers too), free page tables — which unlinks each
     /// VMA's anon_vma chain (free_pgtables() → unlink_anon_vmas()) — and
     /// uncharge their VM_ACCOUNT pages.
-    func vmsCompleteMunmapVMAs(_ p: Process, _ detached: [VMA], _ start: UInt64, _ end: UInt64) {
+    func vmsCompleteMunmapVMAs(_ p: Process, _ detached: DetachedVMAs, _ start: UInt64, _ end: UInt64) {
         let mm = p.mm
         let zapped = zapRange(mm, start, end, dropGuards: true)
         tracer.step("unmap_vmas", "\(zapped) present PTE(s) zapped in [\(hex(start))-\(hex(end)))")
@@ -88,4 +88,34 @@ extension Simulation {
         }
         mm.committedPages = mm.committedPages >= accounted ? mm.committedPages - accounted : 0
     }
+}
+
+/// The VMAs vms_gather_munmap_vmas() detached (the kernel's `mas_detach`
+/// tree), in address order: the first (usually the only one) held inline,
+/// any others in an array, so that the usual munmap allocates no list.
+struct DetachedVMAs: Sequence {
+    private var first: VMA?
+    private var rest: [VMA] = []
+
+    var isEmpty: Bool { first == nil }
+    var count: Int { first == nil ? 0 : 1 + rest.count }
+
+    mutating func append(_ v: VMA) {
+        if first == nil { first = v } else { rest.append(v) }
+    }
+
+    struct Iterator: IteratorProtocol {
+        var first: VMA?
+        var rest: IndexingIterator<[VMA]>
+        mutating func next() -> VMA? {
+            if let v = first {
+                first = nil
+                return v
+            }
+            return rest.next()
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(first: first, rest: rest.makeIterator()) }
+    var underestimatedCount: Int { count }
 }

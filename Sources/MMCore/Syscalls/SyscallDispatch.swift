@@ -5,7 +5,7 @@ extension Simulation {
     /// unlocked when it returns (mmap_write_unlock()).
     public func syscall(pid: Int, _ call: Syscall) throws(SimulationError) -> SyscallResult {
         let p = try process(pid)
-        effects = Effects()
+        effects.reset()
         _ = tracer.take()
         pendingFaults = []
         let ret: SysReturn

@@ -37,6 +37,23 @@ public struct Effects: Sendable, Equatable {
     public var pagesPopulated = 0
     public var fork: [ForkVMAEffect] = []
     public init() {}
+
+    /// No effects again, for the next operation. An array no result shares
+    /// any more (a summary drops the result) keeps its storage, so the next
+    /// operation's effects are recorded without allocating.
+    mutating func reset() {
+        Self.empty(&vmasCreated)
+        Self.empty(&vmasRemoved)
+        merged = nil
+        splits = 0
+        pagesZapped = 0
+        pagesPopulated = 0
+        Self.empty(&fork)
+    }
+
+    private static func empty<T>(_ a: inout [T]) {
+        if !a.isEmpty { a.removeAll(keepingCapacity: true) }
+    }
 }
 
 /// The answer of one simulated syscall: a return value or an errno, as the
