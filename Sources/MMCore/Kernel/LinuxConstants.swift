@@ -239,6 +239,20 @@ public final class FlagTable: Sendable {
     /// caller holding request bytes makes no String.
     public func parseNames(_ b: UnsafeBufferPointer<UInt8>) -> UInt64? {
         var result: UInt64 = 0
+        let complete = Self.forEachToken(b) { token in
+            guard let v = value(of: token) else { return false }
+            result |= v
+            return true
+        }
+        return complete ? result : nil
+    }
+
+    /// Calls `body` with each "|"-separated token of `b`, trimmed of spaces
+    /// and tabs, in order, until `body` returns false. Returns whether every
+    /// token was visited.
+    @inline(__always)
+    private static func forEachToken(_ b: UnsafeBufferPointer<UInt8>,
+                                     _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
         var start = 0
         while start <= b.count {
             var end = start
@@ -246,11 +260,10 @@ public final class FlagTable: Sendable {
             var lo = start, hi = end
             while lo < hi && (b[lo] == 0x20 || b[lo] == 0x09) { lo += 1 }
             while hi > lo && (b[hi - 1] == 0x20 || b[hi - 1] == 0x09) { hi -= 1 }
-            guard let v = value(of: UnsafeBufferPointer(rebasing: b[lo..<hi])) else { return nil }
-            result |= v
+            guard body(UnsafeBufferPointer(rebasing: b[lo..<hi])) else { return false }
             start = end + 1
         }
-        return result
+        return true
     }
 
     private enum ASCIIParse { case value(UInt64), unknown(String), notASCII }
@@ -262,27 +275,21 @@ public final class FlagTable: Sendable {
         text.utf8.withContiguousStorageIfAvailable { b -> ASCIIParse in
             for c in b where c >= 0x80 { return .notASCII }
             var result: UInt64 = 0
-            var start = 0
-            while start <= b.count {
-                var end = start
-                while end < b.count && b[end] != UInt8(ascii: "|") { end += 1 }
-                var lo = start, hi = end
-                while lo < hi && (b[lo] == 0x20 || b[lo] == 0x09) { lo += 1 }
-                while hi > lo && (b[hi - 1] == 0x20 || b[hi - 1] == 0x09) { hi -= 1 }
-                let bytes = UnsafeBufferPointer(rebasing: b[lo..<hi])
+            var unknown: String?
+            _ = Self.forEachToken(b) { bytes in
                 if let v = value(of: bytes) {
                     result |= v
-                    start = end + 1
-                    continue
+                    return true
                 }
-                let t = String(decoding: bytes, as: UTF8.self)
                 do throws(FlagParseError) {
-                    if let v = try tokenValue(t) { result |= v }
+                    if let v = try tokenValue(String(decoding: bytes, as: UTF8.self)) { result |= v }
+                    return true
                 } catch {
-                    return .unknown(error.token)
+                    unknown = error.token
+                    return false
                 }
-                start = end + 1
             }
+            if let unknown { return .unknown(unknown) }
             return .value(result)
         }
     }
