@@ -103,22 +103,43 @@ public struct PageTable {
     /// ascending address order.
     public func forEach(in start: UInt64, _ end: UInt64, _ body: (UInt64, PTE) throws -> Void) rethrows {
         let lo = start >> Linux.PAGE_SHIFT, hi = end >> Linux.PAGE_SHIFT
-        if hi <= lo || count == 0 { return }
+        for key in tableKeys(lo, hi) {
+            if let s = slot(of: key) { try visit(s, lo, hi, body) }
+        }
+    }
+
+    /// The PMD indexes of the table pages that may hold vpns in [lo, hi),
+    /// ascending: every index of the range when it spans few tables
+    /// (probing each is cheaper than a scan of the slots), else the indexes
+    /// of the tables present in it. A value: callers may change the tables
+    /// while they walk it (slots move when a table is freed).
+    private func tableKeys(_ lo: UInt64, _ hi: UInt64) -> TableKeys {
+        if hi <= lo || count == 0 { return TableKeys(at: 1, last: 0) }
         let firstKey = lo >> Self.tableShift, lastKey = (hi - 1) >> Self.tableShift
-        if lastKey - firstKey < UInt64(tables) * 4 {
-            var key = firstKey
-            while key <= lastKey {
-                if let s = slot(of: key) { try visit(s, lo, hi, body) }
-                key += 1
+        if lastKey - firstKey < UInt64(tables) * 4 { return TableKeys(at: firstKey, last: lastKey) }
+        var keys: [UInt64] = []
+        for s in slots where s.key != Self.emptyKey && s.key >= firstKey && s.key <= lastKey { keys.append(s.key) }
+        keys.sort()
+        return TableKeys(at: 0, last: 0, present: keys)
+    }
+
+    /// See `tableKeys(_:_:)`: the keys `at...last` (none when `at > last`),
+    /// or, when `present` is given, its keys from index `at`.
+    private struct TableKeys: Sequence, IteratorProtocol {
+        var at: UInt64
+        let last: UInt64
+        var present: [UInt64]? = nil
+
+        mutating func next() -> UInt64? {
+            if let keys = present {
+                guard at < keys.count else { return nil }
+                at += 1
+                return keys[Int(at - 1)]
             }
-            return
+            guard at <= last else { return nil }
+            at += 1
+            return at - 1
         }
-        var found: [(key: UInt64, slot: Int)] = []
-        for (i, s) in slots.enumerated() where s.key != Self.emptyKey && s.key >= firstKey && s.key <= lastKey {
-            found.append((s.key, i))
-        }
-        found.sort { $0.key < $1.key }
-        for f in found { try visit(f.slot, lo, hi, body) }
     }
 
     /// `body` for the entries of slot `s` whose vpn is in [lo, hi).
@@ -140,22 +161,8 @@ public struct PageTable {
     /// list of page numbers, no copy of an entry (or retain of its folio).
     public mutating func clear(in start: UInt64, _ end: UInt64, dropGuards: Bool, _ body: (PTE) -> Void) {
         let lo = start >> Linux.PAGE_SHIFT, hi = end >> Linux.PAGE_SHIFT
-        if hi <= lo || count == 0 { return }
-        let firstKey = lo >> Self.tableShift, lastKey = (hi - 1) >> Self.tableShift
-        if lastKey - firstKey < UInt64(tables) * 4 {
-            var key = firstKey
-            while key <= lastKey {
-                if let s = slot(of: key) { clear(slot: s, lo, hi, dropGuards, body) }
-                key += 1
-            }
-            return
-        }
-        // Slots move when a table is freed: visit the tables by key.
-        var keys: [UInt64] = []
-        for s in slots where s.key != Self.emptyKey && s.key >= firstKey && s.key <= lastKey { keys.append(s.key) }
-        keys.sort()
-        for k in keys {
-            if let s = slot(of: k) { clear(slot: s, lo, hi, dropGuards, body) }
+        for key in tableKeys(lo, hi) {
+            if let s = slot(of: key) { clear(slot: s, lo, hi, dropGuards, body) }
         }
     }
 
