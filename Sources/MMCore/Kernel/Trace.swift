@@ -3,15 +3,16 @@
 /// literal and the note as a template (`TraceNote`): neither becomes a
 /// String unless asked for (`fn`, `note`).
 public struct TraceStep: Sendable, Equatable, Codable {
-    /// The function name: a literal, or text set at run time.
+    /// The function name: a literal, or text given at run time.
     enum Name: Sendable {
         case literal(StaticString)
         case text(String)
     }
-    private var name: Name
+    private let name: Name
     /// The note, as the simulator recorded it.
-    public var structuredNote: TraceNote
+    public let structuredNote: TraceNote
 
+    /// A step given as text (decoded from JSON, or built by callers outside the simulator).
     public init(fn: String, note: String) {
         name = .text(fn)
         structuredNote = TraceNote(note)
@@ -25,20 +26,14 @@ public struct TraceStep: Sendable, Equatable, Codable {
 
     /// The kernel function.
     public var fn: String {
-        get {
-            switch name {
-            case let .literal(s): "\(s)"
-            case let .text(s): s
-            }
+        switch name {
+        case let .literal(s): "\(s)"
+        case let .text(s): s
         }
-        set { name = .text(newValue) }
     }
 
     /// What it decided.
-    public var note: String {
-        get { structuredNote.text }
-        set { structuredNote = TraceNote(newValue) }
-    }
+    public var note: String { structuredNote.text }
 
     /// Calls `body` with the UTF-8 of `fn` (without building a String for a literal).
     public func withFnUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {

@@ -38,9 +38,11 @@ public struct Effects: Sendable, Equatable {
     public var fork: [ForkVMAEffect] = []
     public init() {}
 
-    /// No effects again, for the next operation. An array no result shares
-    /// any more (a summary drops the result) keeps its storage, so the next
-    /// operation's effects are recorded without allocating.
+    /// No effects again (`Effects()`), for the next operation. An array no
+    /// result shares any more (a summary drops the result) keeps its
+    /// storage, so the next operation's effects are recorded without
+    /// allocating. A field added to `Effects` must be reset here too: the
+    /// assertion (debug builds, so every test) catches one that is not.
     mutating func reset() {
         Self.empty(&vmasCreated)
         Self.empty(&vmasRemoved)
@@ -49,6 +51,7 @@ public struct Effects: Sendable, Equatable {
         pagesZapped = 0
         pagesPopulated = 0
         Self.empty(&fork)
+        assert(self == Effects(), "Effects.reset() left a field set")
     }
 
     private static func empty<T>(_ a: inout [T]) {

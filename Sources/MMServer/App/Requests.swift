@@ -6,7 +6,8 @@ enum Requests {
     static let syscallNames: Set<String> = ["open", "close", "mmap", "munmap", "mprotect", "madvise",
                                              "mremap", "brk", "fork", "exit"]
     /// What an `ops` entry may name: the endpoint names plus the strace
-    /// spellings `syscall(_:_:)` also accepts.
+    /// spellings `syscall(_:_:)` also accepts. Decoding matches names with
+    /// `OpName`; this list is the reference KeywordsTests checks it against.
     static let opSyscallNames = syscallNames.union(["openat", "exit_group", "clone", "vfork"])
 
     /// A syscall from its name and JSON arguments.
