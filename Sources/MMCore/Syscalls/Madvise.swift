@@ -104,14 +104,7 @@ extension Simulation {
                 tracer.step("madvise_dontneed_free", "\(vma.rangeDescription) is VM_LOCKED/VM_PFNMAP: EINVAL")
                 return .EINVAL
             }
-            if advice == Linux.MADV_FREE {
-                if !vma.isAnonymous {
-                    tracer.step("madvise_free_single_vma", "\(vma.rangeDescription) is not anonymous: EINVAL")
-                    return .EINVAL
-                }
-                tracer.step("madvise_free_single_vma", "lazy free: pages stay mapped until reclaim (no memory pressure modelled)")
-                return nil
-            }
+            if advice == Linux.MADV_FREE { return madviseFreeSingleVMA(p, vma, start, end) }
             let zapped = zapRange(mm, start, end, dropGuards: false)
             tracer.step("madvise_dontneed_single_vma", "[\(hex(start))-\(hex(end))): \(zapped) PTE(s) zapped; guard markers, flags and anon_vma kept")
             return nil
@@ -125,7 +118,11 @@ extension Simulation {
                 tracer.step("can_madv_lru_vma", "\(vma.rangeDescription) is VM_LOCKED/VM_PFNMAP: EINVAL")
                 return .EINVAL
             }
-            tracer.step("madvise_cold_or_pageout", "\(name) accepted; LRU aging/reclaim not modelled (no swap)")
+            if advice == Linux.MADV_COLD {
+                tracer.step("madvise_cold_or_pageout", "MADV_COLD: pages deactivated; LRU aging not modelled")
+                return nil
+            }
+            madvisePageout(p, vma, start, end)
             return nil
         case Linux.MADV_REMOVE:
             prev = nil
