@@ -2,6 +2,7 @@ import CLinuxShims
 import Foundation
 import XCTest
 @testable import MMServer
+@testable import MMHTTP
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import MMServer
+@testable import MMHTTP
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MMServer
+@testable import MMHTTP
 
 /// The JSON codec of the API (RFC 8259): what it accepts, what it rejects
 /// with a byte offset, and that encoding round-trips.

@@ -1,6 +1,7 @@
 import XCTest
 import MMCore
 @testable import MMServer
+@testable import MMHTTP
 
 /// The byte writers of the hot routes (FaultJSON, the summary results,
 /// JSONWriter's number writers) produce exactly the bytes of encoding the

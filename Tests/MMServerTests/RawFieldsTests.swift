@@ -1,6 +1,7 @@
 import XCTest
 import MMCore
 @testable import MMServer
+@testable import MMHTTP
 
 /// The byte-level fast paths (RawFields, BatchBody) decode exactly what the
 /// general path (JSONParser + Args + Op.decode) decodes, and decline
