@@ -153,7 +153,7 @@ final class HTTPConnection: @unchecked Sendable {
                                                               keepAlive: keepAlive, into: &out)
             if !kept { closeAfterFlush = true }
             server.accessLog?(request.method.rawValue, request.path, response.status.code,
-                              Int(monotonicMicros() &- started))
+                              Int(monotonicMicros() &- started), response.label)
             return true
         case .stream(let produce):
             if !isBusy { handOff(nil) }
@@ -191,7 +191,7 @@ final class HTTPConnection: @unchecked Sendable {
     private func fail(_ status: HTTPStatus, code: String, message: String) {
         out.append(contentsOf: HTTPResponseEncoder.errorResponse(status, code: code, message: message))
         closeAfterFlush = true
-        loop.server.accessLog?("-", "-", status.code, 0)
+        loop.server.accessLog?("-", "-", status.code, 0, nil)
     }
 
     // MARK: - Streaming (a thread of its own, blocking I/O)
@@ -218,7 +218,8 @@ final class HTTPConnection: @unchecked Sendable {
         outOffset = 0
         if !keepAlive { closeAfterFlush = true }
         setBlocking(fd, false)
-        server.accessLog?(request.method.rawValue, request.path, response.status.code, Int(monotonicMicros() &- started))
+        server.accessLog?(request.method.rawValue, request.path, response.status.code, Int(monotonicMicros() &- started),
+                          response.label)
         loop.post(.resume(self))
     }
 
@@ -295,7 +296,7 @@ final class HTTPConnection: @unchecked Sendable {
             out.append(contentsOf: HTTPResponseEncoder.errorResponse(.requestTimeout, code: "request_timeout",
                                                                      message: "request not received in time"))
             closeAfterFlush = true
-            loop.server.accessLog?("-", "-", HTTPStatus.requestTimeout.code, 0)
+            loop.server.accessLog?("-", "-", HTTPStatus.requestTimeout.code, 0, nil)
             if flush(now: now) { loop.updateInterest(self) }
             return
         }

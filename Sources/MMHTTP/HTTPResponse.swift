@@ -139,6 +139,9 @@ public struct HTTPResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body.
     public var body: Body
+    /// What answered, as the handler names it (e.g. a route pattern); the
+    /// access log gets it.
+    public var label: String?
 
     /// Creates a response.
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: Body = .bytes([])) {
@@ -178,7 +181,7 @@ public struct HTTPResponse: Sendable {
         json += jsonQuoted(code)
         json += #","message":"#
         json += jsonQuoted(message)
-        json += "}}"
+        json += "}}\n"
         return .json(status, json)
     }
 

@@ -240,7 +240,7 @@ public final class HTTPServer: @unchecked Sendable {
             for _ in 0..<16 where scratch.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 {}
         }
         close(fd)
-        accessLog?("-", "-", 503, 0)
+        accessLog?("-", "-", 503, 0, nil)
     }
 
     private static func listen(_ config: HTTPServerConfiguration) throws(HTTPServerError) -> (Int32, Int) {

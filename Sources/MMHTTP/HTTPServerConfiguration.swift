@@ -30,8 +30,10 @@ public struct HTTPClosureHandler: HTTPHandler {
 }
 
 /// Called once per answered request (including error responses, logged with method
-/// and path `-`): method, path, status code, and microseconds spent handling and serializing.
-public typealias HTTPAccessLog = @Sendable (_ method: String, _ path: String, _ status: Int, _ microseconds: Int) -> Void
+/// and path `-`): method, path, status code, microseconds spent handling and serializing,
+/// and the response's `label` (what answered, as the handler names it).
+public typealias HTTPAccessLog = @Sendable (_ method: String, _ path: String, _ status: Int, _ microseconds: Int,
+                                            _ label: String?) -> Void
 
 /// Resource limits and timeouts of an ``HTTPServer``.
 public struct HTTPServerLimits: Hashable, Sendable {

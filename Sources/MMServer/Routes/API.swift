@@ -1,14 +1,16 @@
-import MMHTTP
 import Foundation
 import MMCore
+import MMHTTP
 
-/// The mmsim API (api.md): routes `/v1/…`, `/healthz`, `/metrics`,
-/// `/openapi.json`, and serves `public/` for every other path.
+/// The mmsim API (docs/API.md): the routes of `RouteTable` under `/v1/…`,
+/// `/healthz`, `/metrics`, `/openapi.json`, and `public/` for every other
+/// GET.
 public final class MMSimApp: @unchecked Sendable {
     public let config: ServerConfig
     public let store: SessionStore
     public let metrics = Metrics()
     let staticFiles: StaticFiles?
+    let router = Router(RouteTable.all)
     private let requestCounter = Atomic64()
     var timers: [any DispatchSourceTimer] = []
 
@@ -20,38 +22,44 @@ public final class MMSimApp: @unchecked Sendable {
     }
 
     /// Answers one request; never throws (errors become JSON 4xx/5xx).
+    /// `route` is the matched pattern (the metric and access-log label),
+    /// "static" for public files, "error" for a path no route matches.
     public func respond(_ req: HTTPRequest) -> (HTTPResponse, route: String) {
         // Without a '%' the decoded path is the path itself.
         let path = Self.hasPercent(req.path) ? (req.decodedPath ?? req.path) : req.path
-        let segments = PathSegments(path)
         let requestNumber = requestCounter.increment()
         // The request id of error bodies: the request's number in hex, formatted only for an error.
         var rid: String { String(requestNumber, radix: 16) }
+        var label = "error"
+        var response: HTTPResponse
         do {
-            if segments.firstName == "v1" {
-                let (resp, route) = try v1(req, segments.dropFirst())
-                return (resp, route)
-            }
-            switch (req.method, path) {
-            case (.get, "/healthz"), (.head, "/healthz"):
-                return (json(.object([("status", .string("ok")), ("sessions", .num(store.count))])), "/healthz")
-            case (.get, "/metrics"), (.head, "/metrics"):
-                return (.init(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                              body: Array(metrics.render(liveSessions: store.count).utf8)), "/metrics")
-            case (.get, "/openapi.json"), (.head, "/openapi.json"):
-                return (.init(status: .ok, contentType: "application/json", body: OpenAPI.document), "/openapi.json")
-            default:
+            switch try router.match(req, path: path) {
+            case let .route(route, r):
+                label = route.pattern
+                response = try route.handle(self, r)
+            case let .methodNotAllowed(allow):
+                response = error(APIError(.methodNotAllowed, "\(req.method) is not allowed on \(path) (allowed: \(allow))"), rid)
+                response.headers.replaceOrAdd(name: "Allow", value: allow)
+            case .notFound:
+                if PathSegments(path).firstName == "v1" {
+                    throw APIError.notFound("no route \(req.method) \(path)")
+                }
                 guard req.method == .get || req.method == .head else {
-                    throw APIError(.methodNotAllowed, "\(req.method) is not allowed on \(path)")
+                    response = error(APIError(.methodNotAllowed, "\(req.method) is not allowed on \(path) (allowed: GET, HEAD)"), rid)
+                    response.headers.replaceOrAdd(name: "Allow", value: "GET, HEAD")
+                    break
                 }
                 guard let staticFiles else { throw APIError.notFound("no public directory configured") }
-                return (staticFiles.response(for: req), "static")
+                label = "static"
+                return (staticFiles.response(for: req), label)
             }
         } catch let e as APIError {
-            return (error(e, rid), "error")
+            response = error(e, rid)
         } catch {
-            return (self.error(APIError(.internalError, "\(error)"), rid), "error")
+            response = self.error(APIError(.internalError, "\(error)"), rid)
         }
+        if JSONStyle(req) == .pretty { response = JSONStyle.indented(response) }
+        return (response, label)
     }
 
     /// Whether `path` has a '%' (only then can its decoded form differ).
@@ -60,10 +68,18 @@ public final class MMSimApp: @unchecked Sendable {
         return path.withUTF8 { u in u.contains(UInt8(ascii: "%")) }
     }
 
+    /// A JSON answer (compact, newline-terminated).
     func json(_ v: JSONValue, status: HTTPStatus = .ok) -> HTTPResponse {
-        .json(status, JSONWriter.encode(v))
+        .json(status, JSONOutput.encode(v))
     }
 
+    /// A JSON answer to a matched request.
+    func json(_ v: JSONValue, _ r: RouteRequest, status: HTTPStatus = .ok) -> HTTPResponse { json(v, status: status) }
+
+    /// An already-encoded JSON answer.
+    func encoded(_ bytes: [UInt8], _ r: RouteRequest) -> HTTPResponse { .json(.ok, bytes) }
+
+    /// An operation's result (compact, newline-terminated).
     func json(_ r: OpResult, status: HTTPStatus = .ok) -> HTTPResponse {
         .json(status, r.encoded)
     }
@@ -73,6 +89,7 @@ public final class MMSimApp: @unchecked Sendable {
         return json(e.body(requestID: rid), status: HTTPStatus(code: e.code.status))
     }
 
+    /// The request body as JSON (an empty body is `{}`).
     func body(_ req: HTTPRequest) throws(APIError) -> JSONValue {
         if req.body.isEmpty { return .object([]) }
         do { return try JSONParser.parse(req.body) } catch {
@@ -80,37 +97,9 @@ public final class MMSimApp: @unchecked Sendable {
         }
     }
 
-    func pid(_ s: Substring) throws(APIError) -> Int {
-        guard let p = Int(s), p > 0 else { throw .badRequest("pid '\(s)' must be a positive integer") }
-        return p
-    }
-
-    /// Routes under /v1.
-    func v1(_ req: HTTPRequest, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
-        let m = req.method
-        let name = seg.firstName
-        switch (m, seg.count) {
-        case (.get, 1) where name == "kernels":
-            return (json(.object([("kernels", .array(KernelModel.all.map(Self.kernel))),
-                                  ("default", .string(store.defaultKernel.id))])), "/v1/kernels")
-        case (.post, 1) where name == "compare":
-            return (json(try Compare.run(try body(req), limits: config.limits)), "/v1/compare")
-        case (_, 1) where name == "sessions":
-            if m == .post { return (try createSession(req), "/v1/sessions") }
-            if m == .get { return (json(.object([("sessions", .array(store.all().map { s in s.lock.withLock { s.summary(withProcesses: false) } }))])), "/v1/sessions") }
-        case (_, 2...) where name == "sessions":
-            return try sessionRoute(req, try store.get(seg.string(1)), seg.dropFirst(2))
-        default: break
-        }
-        throw APIError.notFound("no route \(m) /v1/\(seg.joined(separator: "/"))")
-    }
-
-    static func kernel(_ k: KernelModel) -> JSONValue {
-        .object([("id", .string(k.id)), ("spec", .string(k.spec)), ("title", .string(k.title)), ("summary", .string(k.summary))])
-    }
-
-    func createSession(_ req: HTTPRequest) throws(APIError) -> HTTPResponse {
-        let a = try Args(try body(req))
+    /// POST /v1/sessions.
+    func createSession(_ r: RouteRequest) throws(APIError) -> HTTPResponse {
+        let a = try Args(try body(r.http), schema: Schemas.sessionCreate)
         var kernel: KernelModel?
         if a.has("kernel") {
             let id = try a.string("kernel")
@@ -121,13 +110,7 @@ public final class MMSimApp: @unchecked Sendable {
         }
         var options = ModelOptions()
         if let o = try a.object("options") {
-            if case let .object(members) = o.value {
-                for (k, _) in members where !["eager_anon_vma", "skip_mergeable_for_file"].contains(k) {
-                    throw .badRequest("field 'options.\(k)': unknown option")
-                }
-            }
-            options.eagerAnonVMA = try o.bool("eager_anon_vma", default: false)
-            options.skipMergeableForFile = try o.bool("skip_mergeable_for_file", default: false)
+            for s in ModelOptions.switches { options[keyPath: s.keyPath] = try o.bool(s.name, default: false) }
         }
         let name = a.has("name") ? try a.string("name") : nil
         let s = try store.create(kernel: kernel, options: options, name: name)

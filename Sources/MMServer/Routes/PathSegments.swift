@@ -64,6 +64,14 @@ struct PathSegments {
         return path.withUTF8 { String(decoding: UnsafeBufferPointer(rebasing: $0[r]), as: UTF8.self) }
     }
 
+    /// Calls `body` with the UTF-8 bytes of the `k`-th segment left.
+    @inline(__always)
+    func withBytes<T>(_ k: Int, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        let r = ranges[start + k]
+        var path = path
+        return path.withUTF8 { body(UnsafeBufferPointer(rebasing: $0[r])) }
+    }
+
     /// The segments after the first `k`.
     func dropFirst(_ k: Int = 1) -> PathSegments { PathSegments(path, ranges, min(ranges.count, start + k)) }
 

@@ -1,114 +1,64 @@
-import MMHTTP
 import Foundation
 import MMCore
+import MMHTTP
 
+/// The handlers of the routes under /v1/sessions/{sid} (RouteTable).
 extension MMSimApp {
-    /// Routes under /v1/sessions/{sid}.
-    func sessionRoute(_ req: HTTPRequest, _ s: Session, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
-        let m = req.method
-        let base = "/v1/sessions/{sid}"
-        switch (m, seg.firstName, seg.count) {
-        case (.get, nil, 0):
-            return (json(s.lock.withLock { s.summary(withProcesses: true) }), base)
-        case (.delete, nil, 0):
-            try store.delete(s.id)
-            return (HTTPResponse(status: .noContent), base)
-        case (.get, "stats", 1):
-            return (json(s.lock.withLock { DTO.stats(s.sim.statsSnapshot()) }), base + "/stats")
-        case (.get, "anon_vmas", 1):
-            return (json(s.lock.withLock { Inspection.forest(s.sim) }), base + "/anon_vmas")
-        case (.get, "log", 1):
-            return (json(s.lock.withLock {
-                .object([("ops", .array(s.log.enumerated().map { Self.withMembers($1.json, [("seq", .num($0 + 1))]) }))])
-            }), base + "/log")
-        case (.get, "events", 1):
-            return (events(req, s), base + "/events")
-        case (.post, "files", 1):
-            var op = try Args(try body(req)).value
-            op = Self.withMembers(op, [("op", .string("file"))])
-            return (json(try applyOne(s, op), status: .created), base + "/files")
-        case (.get, "files", 1):
-            return (json(s.lock.withLock { Inspection.files(s.sim) }), base + "/files")
-        case (.post, "processes", 1):
-            var op = try Args(try body(req)).value
-            op = Self.withMembers(op, [("op", .string("process"))])
-            return (json(try applyOne(s, op), status: .created), base + "/processes")
-        case (.get, "processes", 1):
-            return (json(s.lock.withLock { .object([("processes", .array(s.sim.processList.map(DTO.process)))]) }), base + "/processes")
-        case (_, "processes", 2...):
-            return try processRoute(req, s, try pid(seg[1]), seg.dropFirst(2))
-        case (.post, "ops", 1):
-            return (.json(.ok, try batch(s, req)), "/v1/sessions/{sid}/ops")
-        case (.post, "replay", 1):
-            let op = Self.withMembers(try Args(try body(req)).value, [("op", .string("replay"))])
-            return (json(try applyOne(s, op)), base + "/replay")
-        default:
-            throw APIError.notFound("no route \(m) \(req.path)")
-        }
+    /// POST …/files, …/processes, …/replay: the body is the op's arguments.
+    func apply(_ r: RouteRequest, _ name: OpName, status: HTTPStatus) throws(APIError) -> HTTPResponse {
+        let s = try store.get(r.sid)
+        let op = try Op.decode(name, pid: 0, try Args(try body(r.http), schema: Schemas.arguments(name)))
+        return json(try applyOne(s, op), status: status)
     }
 
-    /// Routes under /v1/sessions/{sid}/processes/{pid}.
-    func processRoute(_ req: HTTPRequest, _ s: Session, _ pid: Int, _ seg: PathSegments) throws(APIError) -> (HTTPResponse, String) {
-        let base = "/v1/sessions/{sid}/processes/{pid}"
-        let m = req.method
-        func proc() throws(APIError) -> MMCore.Process {
-            guard let p = s.sim.processes[pid] else { throw .notFound("no process with pid \(pid) in this session") }
-            return p
+    /// POST …/processes/{pid}/syscalls/{name}.
+    func syscall(_ r: RouteRequest) throws(APIError) -> HTTPResponse {
+        guard let name = OpName(r.name), name.isSyscall, name.canonical == r.name else {
+            throw .notFound("unknown syscall '\(r.name)'")
         }
-        switch (m, seg.firstName, seg.count) {
-        case (.get, nil, 0):
-            return (json(try s.locked { () throws(APIError) in
-                let p = try proc()
-                guard case var .object(mem) = DTO.process(p) else { return .null }
-                mem.append(("vmas", .array(p.mm.vmas.map { DTO.vma($0, mm: p.mm, sim: s.sim) })))
-                return .object(mem)
-            }), base)
-        case (.get, "vmas", 1):
-            return (json(try s.locked { () throws(APIError) in
-                let p = try proc()
-                return .object([("vmas", .array(p.mm.vmas.map { DTO.vma($0, mm: p.mm, sim: s.sim) }))])
-            }), base + "/vmas")
-        case (.get, "maps", 1):
-            return (.text(.ok, try s.locked { () throws(APIError) in ProcMaps.maps(try proc()) }), base + "/maps")
-        case (.get, "smaps", 1):
-            return (.text(.ok, try s.locked { () throws(APIError) in ProcMaps.smaps(try proc()) }), base + "/smaps")
-        case (.get, "pages", 1):
-            let a = try Args(.object(req.queryItems.map { ($0.name, .string($0.value)) }))
-            let start = try a.address("start", default: 0)
-            let end = try a.address("end", default: UInt64.max)
-            guard start <= end else { throw .badRequest("field 'start' must not be above 'end'") }
-            return (json(try s.locked { () throws(APIError) in
-                _ = try proc()
-                return Inspection.pages(s.sim, pid: pid, start: start, end: end)
-            }), base + "/pages")
-        case (.post, "syscalls", 2):
-            let name = seg.string(1)
-            guard Requests.syscallNames.contains(name) else { throw .notFound("unknown syscall '\(name)'") }
-            // As Op.decode of the body with "op" and "pid" set, without rebuilding it.
-            let op = Op.syscall(pid: pid, try Requests.syscall(name, try Args(try body(req))))
-            return (json(try applyOne(s, op)), base + "/syscalls/" + name)
-        case (.post, "faults", 1):
-            // As Op.decode of the body with "op" and "pid" set; straight from the bytes when it can.
-            var fields = RawFields.decode(req.body, Requests.fault)
-            if fields == nil { fields = try Requests.fault(try Args(try body(req))) }
-            let (address, access, mode, inject) = fields.unsafelyUnwrapped
-            let op = Op.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
-            return (json(try applyOne(s, op)), "/v1/sessions/{sid}/processes/{pid}/faults")
-        default:
-            throw APIError.notFound("no route \(m) \(req.path)")
-        }
+        let s = try store.get(r.sid)
+        let op = try Op.decode(name, pid: r.pid, try Args(try body(r.http), schema: Schemas.syscall(name)))
+        return json(try applyOne(s, op))
     }
 
-    /// `op` with `members` set first (replacing any same-named ones).
-    static func withMembers(_ op: JSONValue, _ members: [(String, JSONValue)]) -> JSONValue {
-        guard case let .object(existing) = op else { return op }
-        let names = Set(members.map(\.0))
-        return .object(members + existing.filter { !names.contains($0.0) })
+    /// POST …/processes/{pid}/faults: straight from the bytes when it can.
+    func fault(_ r: RouteRequest) throws(APIError) -> HTTPResponse {
+        let s = try store.get(r.sid)
+        var op = RawFields.decode(r.http.body) { (f: RawFields) throws(APIError) in try Op.decode(.fault, pid: r.pid, f) }
+        if op == nil { op = try Op.decode(.fault, pid: r.pid, try Args(try body(r.http), schema: Schemas.fault)) }
+        return json(try applyOne(s, op.unsafelyUnwrapped))
     }
 
-    /// Decodes then applies one operation under the session lock.
-    func applyOne(_ s: Session, _ op: JSONValue) throws(APIError) -> OpResult {
-        try applyOne(s, try Op.decode(op))
+    /// GET …/processes/{pid} (with the process's fields) and …/vmas.
+    func processJSON(_ r: RouteRequest, withFields: Bool) throws(APIError) -> HTTPResponse {
+        let s = try store.get(r.sid)
+        return json(try s.locked { () throws(APIError) in
+            let p = try s.process(r.pid)
+            let vmas: JSONValue = .array(p.mm.vmas.map { DTO.vma($0, mm: p.mm, sim: s.sim) })
+            guard withFields, case var .object(mem) = DTO.process(p) else { return .object([("vmas", vmas)]) }
+            mem.append(("vmas", vmas))
+            return .object(mem)
+        })
+    }
+
+    /// GET …/maps and …/smaps.
+    func procText(_ r: RouteRequest, _ render: (MMCore.Process) -> String) throws(APIError) -> String {
+        let s = try store.get(r.sid)
+        return try s.locked { () throws(APIError) in render(try s.process(r.pid)) }
+    }
+
+    /// GET …/pages?start=&end=.
+    func pages(_ r: RouteRequest) throws(APIError) -> HTTPResponse {
+        let s = try store.get(r.sid)
+        let a = try Args(.object(r.http.queryItems.filter { $0.name != "pretty" }.map { ($0.name, .string($0.value)) }),
+                         schema: Schemas.pagesQuery)
+        let start = try a.address("start", default: 0)
+        let end = try a.address("end", default: UInt64.max)
+        guard start <= end else { throw .badRequest("field 'start' must not be above 'end'") }
+        return json(try s.locked { () throws(APIError) in
+            _ = try s.process(r.pid)
+            return Inspection.pages(s.sim, pid: r.pid, start: start, end: end)
+        })
     }
 
     /// Applies one operation under the session lock.
@@ -127,19 +77,18 @@ extension MMSimApp {
     /// POST …/ops: decode every op first (a malformed batch changes nothing),
     /// then apply them in order; an op that refers to nothing reports its
     /// error in place and the rest still run, as if each were sent alone.
-    /// Returns the encoded `{"results": […]}`; the applied ops are recorded
-    /// together at the end.
-    func batch(_ s: Session, _ req: HTTPRequest) throws(APIError) -> [UInt8] {
-        if let (decoded, summary) = BatchBody.decode(req.body, maxOps: config.limits.maxBatchOps) {
-            return try run(s, decoded, summary: summary)
+    func batch(_ r: RouteRequest) throws(APIError) -> HTTPResponse {
+        let s = try store.get(r.sid)
+        if let (decoded, summary) = BatchBody.decode(r.http.body, maxOps: config.limits.maxBatchOps) {
+            return .json(.ok, try run(s, decoded, summary: summary))
         }
-        let (decoded, summary) = try decodeBatch(try body(req))
-        return try run(s, decoded, summary: summary)
+        let (decoded, summary) = try decodeBatch(try body(r.http))
+        return .json(.ok, try run(s, decoded, summary: summary))
     }
 
     /// Decodes a batch body the general way (every error names its field).
     func decodeBatch(_ body: JSONValue) throws(APIError) -> (ops: [Op], summary: Bool) {
-        let a = try Args(body)
+        let a = try Args(body, schema: Schemas.batch)
         guard case let .array(items)? = a.value["ops"] else { throw .badRequest("field 'ops' must be an array") }
         guard items.count <= config.limits.maxBatchOps else {
             throw APIError(.limitExceeded, "batch of \(items.count) ops exceeds the configured limit of \(config.limits.maxBatchOps)")
@@ -194,7 +143,7 @@ extension MMSimApp {
             if n > 0 { out.append(UInt8(ascii: ",")) }
             r.write(into: &out)
         }
-        out.raw("]}")
+        out.raw("]}\n")
         return out.bytes()
     }
 

@@ -6,21 +6,22 @@ extension MMSimApp: HTTPHandler {
     /// HTTPHandler: answers and records metrics for one request.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         let t0 = SessionStore.now()
-        let (response, route) = respond(request)
+        var (response, route) = respond(request)
         metrics.observe(route: route, status: response.status.code, seconds: SessionStore.now() - t0)
+        response.label = route
         return response
     }
 
-    /// HTTPHandler: reads and single faults are answered on the event loop; every
-    /// other POST (syscalls that may populate gigabytes, batches, replays, compares),
-    /// DELETE, and any large body go to a worker thread.
+    /// HTTPHandler: what its route says (`Route.slow`): reads and single
+    /// faults are answered on the event loop; every other POST (syscalls that
+    /// may populate gigabytes, batches, replays, compares), DELETE, and any
+    /// large body go to a worker thread.
     public func answersSlowly(_ request: HTTPRequest) -> Bool {
         if request.body.count > 64 * 1024 { return true }
-        switch request.method {
-        case .get, .head: return false
-        case .post: return !request.path.utf8.reversed().starts(with: "/faults".utf8.reversed())
-        default: return true
-        }
+        if request.method == .get || request.method == .head { return false }
+        let path = Self.hasPercent(request.path) ? (request.decodedPath ?? request.path) : request.path
+        guard case let .route(route, _)? = try? router.match(request, path: path) else { return true }
+        return route.slow
     }
 }
 
@@ -34,8 +35,8 @@ public enum MMSimService {
                                       maxConnections: config.maxConnections)
         var accessLog: HTTPAccessLog?
         if config.accessLog {
-            accessLog = { (method: String, path: String, status: Int, us: Int) in
-                log("\(method) \(path) \(status) \(us)us")
+            accessLog = { (method: String, path: String, status: Int, us: Int, route: String?) in
+                log("\(method) \(path) \(status) \(us)us \(route ?? "-")")
             }
         }
         let server = HTTPServer(configuration: HTTPServerConfiguration(host: config.host, port: config.port, limits: limits,

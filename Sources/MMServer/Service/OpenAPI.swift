@@ -1,126 +1,141 @@
-import MMHTTP
 import Foundation
+import MMCore
 
-/// The OpenAPI 3.1 document of the API, built from one table of routes.
+/// The OpenAPI 3.1 document of the API, rendered from the route table
+/// (`RouteTable`) and the request schemas (`Schemas`): every route with its
+/// description, parameters, body (`required` and `enum`s included) and
+/// answers.
 enum OpenAPI {
-    struct Route {
-        let method: String, path: String, summary: String
-        var body: String? = nil
-        var status = "200"
-        var contentType = "application/json"
-    }
-
-    static let routes: [Route] = [
-        Route(method: "get", path: "/healthz", summary: "Liveness: {\"status\": \"ok\"}"),
-        Route(method: "get", path: "/metrics", summary: "Prometheus metrics", contentType: "text/plain"),
-        Route(method: "get", path: "/openapi.json", summary: "This document"),
-        Route(method: "get", path: "/v1/kernels", summary: "Kernel models a session can use"),
-        Route(method: "post", path: "/v1/sessions", summary: "Create a session", body: "SessionCreate", status: "201"),
-        Route(method: "get", path: "/v1/sessions", summary: "List sessions"),
-        Route(method: "get", path: "/v1/sessions/{sid}", summary: "A session with its processes"),
-        Route(method: "delete", path: "/v1/sessions/{sid}", summary: "Delete a session", status: "204"),
-        Route(method: "get", path: "/v1/sessions/{sid}/stats", summary: "Fault, anon_vma and VMA counters"),
-        Route(method: "get", path: "/v1/sessions/{sid}/anon_vmas", summary: "The anon_vma forest"),
-        Route(method: "get", path: "/v1/sessions/{sid}/log", summary: "Every operation applied, replayable"),
-        Route(method: "get", path: "/v1/sessions/{sid}/events", summary: "Operations as Server-Sent Events", contentType: "text/event-stream"),
-        Route(method: "post", path: "/v1/sessions/{sid}/files", summary: "Create a file (inode)", body: "FileCreate", status: "201"),
-        Route(method: "get", path: "/v1/sessions/{sid}/files", summary: "The session's files"),
-        Route(method: "post", path: "/v1/sessions/{sid}/processes", summary: "Create a process", body: "ProcessCreate", status: "201"),
-        Route(method: "get", path: "/v1/sessions/{sid}/processes", summary: "The session's processes"),
-        Route(method: "get", path: "/v1/sessions/{sid}/processes/{pid}", summary: "A process with its VMAs"),
-        Route(method: "get", path: "/v1/sessions/{sid}/processes/{pid}/vmas", summary: "VMAs in address order"),
-        Route(method: "get", path: "/v1/sessions/{sid}/processes/{pid}/maps", summary: "/proc/PID/maps", contentType: "text/plain"),
-        Route(method: "get", path: "/v1/sessions/{sid}/processes/{pid}/smaps", summary: "/proc/PID/smaps", contentType: "text/plain"),
-        Route(method: "get", path: "/v1/sessions/{sid}/processes/{pid}/pages", summary: "Page-table entries of a range (query start, end)"),
-        Route(method: "post", path: "/v1/sessions/{sid}/processes/{pid}/syscalls/{name}", summary: "Run a syscall (open, close, mmap, munmap, mprotect, madvise, mremap, brk, fork, exit)", body: "SyscallArgs"),
-        Route(method: "post", path: "/v1/sessions/{sid}/processes/{pid}/faults", summary: "Touch an address: simulate a page fault", body: "Fault"),
-        Route(method: "post", path: "/v1/sessions/{sid}/ops", summary: "Apply a batch of operations", body: "Ops"),
-        Route(method: "post", path: "/v1/sessions/{sid}/replay", summary: "Replay strace / perf script / maps text", body: "Replay"),
-        Route(method: "post", path: "/v1/compare", summary: "Run one workload under several kernel models", body: "Compare"),
-    ]
-
     static func obj(_ m: [(String, JSONValue)]) -> JSONValue { .object(m) }
-    static func props(_ names: [(String, String)]) -> JSONValue {
-        obj(names.map { ($0.0, obj([("type", .string($0.1))])) })
+    static func ref(_ name: String) -> JSONValue { obj([("$ref", .string("#/components/schemas/\(name)"))]) }
+    static func names(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
+
+    /// The JSON Schema of a field type.
+    static func schema(_ t: FieldType) -> JSONValue {
+        switch t {
+        case .string: obj([("type", .string("string"))])
+        case .integer: obj([("type", .string("integer"))])
+        case .boolean: obj([("type", .string("boolean"))])
+        case .number: obj([("type", .string("number"))])
+        case .address: obj([("type", names(["string", "integer", "null"])),
+                            ("description", .string("\"0x…\" hex string or integer"))])
+        case .size: obj([("type", names(["integer", "string"])),
+                         ("description", .string("bytes: integer or \"0x…\" hex string"))])
+        case let .oneOf(list): obj([("type", .string("string")), ("enum", names(list))])
+        case let .flags(table):
+            obj([("description", .string("names joined by '|' (strace spelling), an array of names, or a number")),
+                 ("oneOf", .array([
+                    obj([("type", .string("string"))]),
+                    obj([("type", .string("array")), ("items", obj([("type", .string("string")), ("enum", names(table.allNames))]))]),
+                    obj([("type", .string("integer"))]),
+                 ]))])
+        case let .object(s): ref(s.name)
+        case let .array(item): obj([("type", .string("array")), ("items", schema(item))])
+        case let .ref(name): ref(name)
+        }
     }
 
-    static let schemas: JSONValue = obj([
-        ("Error", obj([("type", .string("object")), ("properties", obj([("error", obj([("type", .string("object")),
-            ("properties", props([("code", "string"), ("message", "string"), ("request_id", "string")]))]))]))])),
-        ("SessionCreate", obj([("type", .string("object")), ("properties", obj([
-            ("kernel", obj([("type", .string("string")), ("enum", .array(["6.3", "v3-patch", "6.4", "6.18"].map { .string($0) }))])),
-            ("options", obj([("type", .string("object")), ("properties", props([("eager_anon_vma", "boolean"), ("skip_mergeable_for_file", "boolean")]))])),
-            ("name", obj([("type", .string("string"))])),
-        ]))])),
-        ("FileCreate", obj([("type", .string("object")), ("required", .array([.string("path"), .string("size")])),
-                            ("properties", props([("path", "string"), ("size", "integer"), ("mode", "string")]))])),
-        ("ProcessCreate", obj([("type", .string("object")), ("properties", props([("comm", "string")]))])),
-        ("SyscallArgs", obj([("type", .string("object")), ("description", .string("Arguments named as in the man page; addresses as 0x strings or integers; prot/flags/advice as strace names, arrays of names or numbers.")),
-                             ("additionalProperties", .bool(true))])),
-        ("Fault", obj([("type", .string("object")), ("required", .array([.string("address")])), ("properties", obj([
-            ("address", obj([("type", .array([.string("string"), .string("integer")]))])),
-            ("access", obj([("type", .string("string")), ("enum", .array([.string("read"), .string("write"), .string("exec")]))])),
-            ("mode", obj([("type", .string("string")), ("enum", .array([.string("user"), .string("kernel")]))])),
-            ("inject", obj([("type", .string("object")), ("properties", props([("mmap_lock_contended", "boolean"), ("vma_write_locked", "boolean"), ("page_cache_miss", "boolean")]))])),
-        ]))])),
-        ("Ops", obj([("type", .string("object")), ("required", .array([.string("ops")])), ("properties", obj([
-            ("ops", obj([("type", .string("array")), ("items", obj([("type", .string("object")), ("required", .array([.string("op")]))]))])),
-            ("detail", obj([("type", .string("string")), ("enum", .array([.string("full"), .string("summary")]))])),
-        ]))])),
-        ("Replay", obj([("type", .string("object")), ("required", .array([.string("format"), .string("text")])),
-                        ("properties", props([("format", "string"), ("text", "string"), ("pid", "integer"), ("faults", "string")]))])),
-        ("Compare", obj([("type", .string("object")), ("properties", obj([
-            ("kernels", obj([("type", .string("array")), ("items", obj([("type", .string("string"))]))])),
-            ("options", obj([("type", .string("array")), ("items", obj([("type", .string("string"))]))])),
-            ("ops", obj([("type", .string("array")), ("items", obj([("type", .string("object"))]))])),
-            ("strace", obj([("type", .string("string"))])),
+    /// The JSON Schema of a request object.
+    static func schema(_ s: Schema) -> JSONValue {
+        var m: [(String, JSONValue)] = [("type", .string("object")), ("description", .string(s.description)),
+                                        ("additionalProperties", .bool(false))]
+        let required = s.fields.filter(\.required).map(\.name)
+        if !required.isEmpty { m.append(("required", names(required))) }
+        m.append(("properties", obj(s.fields.map { f in
+            guard case var .object(p) = schema(f.type) else { return (f.name, schema(f.type)) }
+            if case .object = f.type {
+                // A $ref with a description: wrap it.
+                return (f.name, obj([("description", .string(f.description)), ("allOf", .array([.object(p)]))]))
+            }
+            if case .ref = f.type {
+                return (f.name, obj([("description", .string(f.description)), ("allOf", .array([.object(p)]))]))
+            }
+            p.removeAll { $0.0 == "description" }
+            return (f.name, .object([("description", .string(f.description))] + p))
+        })))
+        return obj(m)
+    }
+
+    static let errorSchema: JSONValue = obj([
+        ("type", .string("object")), ("required", names(["error"])),
+        ("properties", obj([("error", obj([
+            ("type", .string("object")), ("required", names(["code", "message", "request_id"])),
+            ("properties", obj([
+                ("code", obj([("type", .string("string")), ("enum", names(APIError.Code.allCases.map(\.rawValue)))])),
+                ("message", obj([("type", .string("string"))])),
+                ("request_id", obj([("type", .string("string"))])),
+            ])),
         ]))])),
     ])
 
-    static func parameters(_ path: String) -> JSONValue {
-        var out: [JSONValue] = []
-        for name in ["sid", "pid", "name"] where path.contains("{\(name)}") {
-            out.append(obj([("name", .string(name)), ("in", .string("path")), ("required", .bool(true)),
-                            ("schema", obj([("type", .string(name == "pid" ? "integer" : "string"))]))]))
+    /// The path parameters of `r`.
+    static func parameters(_ r: Route) -> JSONValue {
+        var out: [JSONValue] = r.parameters.map { name in
+            let s: JSONValue = switch name {
+            case "pid": obj([("type", .string("integer")), ("minimum", .int(1))])
+            case "name": obj([("type", .string("string")), ("enum", names(OpName.syscalls.map(\.canonical)))])
+            default: obj([("type", .string("string"))])
+            }
+            let what = ["sid": "session id", "pid": "process id", "name": "syscall name"][name] ?? name
+            return obj([("name", .string(name)), ("in", .string("path")), ("required", .bool(true)),
+                        ("description", .string(what)), ("schema", s)])
         }
+        for f in r.query?.fields ?? [] {
+            out.append(obj([("name", .string(f.name)), ("in", .string("query")), ("required", .bool(f.required)),
+                            ("description", .string(f.description)), ("schema", schema(f.type))]))
+        }
+        out.append(obj([("name", .string("pretty")), ("in", .string("query")), ("required", .bool(false)),
+                        ("description", .string("indent the JSON answer")), ("schema", obj([("type", .string("string"))]))]))
         return .array(out)
     }
 
     static func operation(_ r: Route) -> JSONValue {
-        var content: JSONValue = obj([(r.contentType, obj([("schema", obj([("type", .string(r.contentType == "application/json" ? "object" : "string"))]))]))])
-        if r.status == "204" { content = .null }
-        var resp: [(String, JSONValue)] = [("description", .string(r.summary))]
-        if content != .null { resp.append(("content", content)) }
+        var ok: [(String, JSONValue)] = [("description", .string(r.answer))]
+        if r.status != .noContent {
+            let body: JSONValue = r.contentType.hasPrefix("application/json") ? obj([("type", .string("object"))]) : obj([("type", .string("string"))])
+            ok.append(("content", obj([(r.contentType, obj([("schema", body)]))])))
+        }
+        let error = obj([("description", .string("error")), ("content", obj([("application/json", obj([("schema", ref("Error"))]))]))])
         var m: [(String, JSONValue)] = [
             ("summary", .string(r.summary)),
-            ("operationId", .string(r.method + r.path.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: ""))),
-            ("parameters", parameters(r.path)),
-            ("responses", obj([(r.status, obj(resp)),
-                               ("4XX", obj([("description", .string("Request error")), ("content", obj([("application/json", obj([("schema", obj([("$ref", .string("#/components/schemas/Error"))]))]))]))]))])),
+            ("operationId", .string(r.method.rawValue.lowercased() + r.pattern.map { "/{}".contains($0) ? "_" : String($0) }.joined())),
+            ("parameters", parameters(r)),
+            ("responses", obj([(String(r.status.code), obj(ok)), ("4XX", error), ("5XX", error)])),
         ]
-        if let b = r.body {
-            m.append(("requestBody", obj([("required", .bool(true)), ("content", obj([("application/json", obj([("schema", obj([("$ref", .string("#/components/schemas/\(b)"))]))]))]))])))
+        if let b = r.request {
+            m.append(("requestBody", obj([("required", .bool(false)), ("content", obj([("application/json", obj([("schema", ref(b.name))]))]))])))
+        } else if !r.alternatives.isEmpty {
+            m.append(("requestBody", obj([("required", .bool(false)), ("content", obj([("application/json", obj([
+                ("schema", obj([("oneOf", .array(r.alternatives.map { ref($0.name) }))]))]))]))])))
         }
         return obj(m)
     }
 
-    /// The encoded document.
-    static let document: [UInt8] = {
+    /// The document.
+    static var value: JSONValue {
         var paths: [(String, JSONValue)] = []
-        for r in routes {
-            if let i = paths.firstIndex(where: { $0.0 == r.path }), case let .object(ops) = paths[i].1 {
-                paths[i].1 = .object(ops + [(r.method, operation(r))])
+        for r in RouteTable.all {
+            let op = (r.method.rawValue.lowercased(), operation(r))
+            if let i = paths.firstIndex(where: { $0.0 == r.pattern }), case let .object(ops) = paths[i].1 {
+                paths[i].1 = .object(ops + [op])
             } else {
-                paths.append((r.path, obj([(r.method, operation(r))])))
+                paths.append((r.pattern, obj([op])))
             }
         }
-        return JSONWriter.encode(obj([
+        var schemas: [(String, JSONValue)] = [("Error", errorSchema)]
+        for s in Schemas.all where !schemas.contains(where: { $0.0 == s.name }) { schemas.append((s.name, schema(s))) }
+        schemas.append(("Op", obj([("description", .string("One operation of a batch or compare: `op` names it.")),
+                                    ("oneOf", .array(Schemas.allOps.map { ref("Op_\($0.canonical)") }))])))
+        return obj([
             ("openapi", .string("3.1.0")),
             ("info", obj([("title", .string("mmsim")), ("version", .string("1")),
-                          ("description", .string("Simulated Linux memory management: VMAs, anon_vmas, page faults and their lock paths under several kernel models."))])),
+                          ("description", .string("Simulated Linux memory management: VMAs, anon_vmas, page faults and their lock paths under several kernel models. The contract in words: docs/API.md."))])),
             ("servers", .array([obj([("url", .string("/"))])])),
             ("paths", .object(paths)),
-            ("components", obj([("schemas", schemas)])),
-        ]))
-    }()
+            ("components", obj([("schemas", .object(schemas))])),
+        ])
+    }
+
+    /// The encoded document (compact, newline-terminated).
+    static let document: [UInt8] = JSONOutput.encode(value)
 }

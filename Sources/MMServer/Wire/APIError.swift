@@ -4,7 +4,7 @@ import MMHTTP
 /// syscall that fails — that returns its errno with 200.
 public struct APIError: Error, Equatable, Sendable {
     /// The error classes of api.md and their HTTP status.
-    public enum Code: String, Sendable {
+    public enum Code: String, Sendable, CaseIterable {
         case badRequest = "bad_request"
         case notFound = "not_found"
         case methodNotAllowed = "method_not_allowed"

@@ -11,6 +11,9 @@ public struct Args {
     /// for an error message.
     private enum Prefix { case text(String), op(Int) }
     private let prefix: Prefix
+    /// The keys allowed, when checked (`init(_:schema:)`); nested objects
+    /// are checked against the field's schema.
+    private let schema: Schema?
 
     /// Prefix for field names in messages (e.g. "ops[3].").
     public var context: String { Self.text(prefix) }
@@ -23,15 +26,21 @@ public struct Args {
     }
 
     public init(_ value: JSONValue, context: String = "") throws(APIError) {
-        try self.init(value, .text(context))
+        try self.init(value, .text(context), schema: nil)
+    }
+
+    /// The members of a request object of `schema`: a key it does not list
+    /// is a 400 naming the field (and so is one of a nested object).
+    init(_ value: JSONValue, schema: Schema, context: String = "") throws(APIError) {
+        try self.init(value, .text(context), schema: schema)
     }
 
     /// Arguments of entry `index` of a batch (context "ops[index].").
     init(_ value: JSONValue, opIndex index: Int) throws(APIError) {
-        try self.init(value, .op(index))
+        try self.init(value, .op(index), schema: nil)
     }
 
-    private init(_ value: JSONValue, _ prefix: Prefix) throws(APIError) {
+    private init(_ value: JSONValue, _ prefix: Prefix, schema: Schema?) throws(APIError) {
         self.prefix = prefix
         guard case let .object(members) = value else {
             let context = Self.text(prefix)
@@ -39,6 +48,17 @@ public struct Args {
         }
         self.value = value
         self.members = members
+        self.schema = schema
+        if let schema {
+            for (k, _) in members where !schema.allows(k) {
+                throw .badRequest("field \(name(k)): unknown key (\(schema.name) takes \(schema.fields.map(\.name).joined(separator: ", ")))")
+            }
+        }
+    }
+
+    /// The same members checked against `schema`.
+    func checked(against schema: Schema) throws(APIError) -> Args {
+        try Args(value, prefix, schema: schema)
     }
 
     private func name(_ key: String) -> String { "'\(context)\(key)'" }
@@ -158,6 +178,9 @@ public struct Args {
     public func object(_ key: String) throws(APIError) -> Args? {
         guard let v = member(key), v != .null else { return nil }
         guard case .object = v else { throw .badRequest("field \(name(key)) must be an object") }
+        if case let .object(sub)? = schema?.field(key)?.type {
+            return try Args(v, .text("\(context)\(key)."), schema: sub)
+        }
         return try Args(v, context: "\(context)\(key).")
     }
 }

@@ -9,7 +9,8 @@ enum BatchBody {
     /// The decoded ops and whether `detail` is "summary"; nil when declined.
     static func decode(_ body: [UInt8], maxOps: Int) -> (ops: [Op], summary: Bool)? {
         body.withUnsafeBufferPointer { b -> (ops: [Op], summary: Bool)? in
-            var s = RawJSONScanner(b)
+          withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 1) { used -> (ops: [Op], summary: Bool)? in
+            var s = RawJSONScanner(b, used: used.baseAddress!)
             s.skipSpace()
             guard s.eat(UInt8(ascii: "{")) else { return nil }
             var ops: [Op]?
@@ -43,6 +44,7 @@ enum BatchBody {
             s.skipSpace()
             guard s.atEnd, let ops else { return nil }
             return (ops, summary ?? false)
+          }
         }
     }
 

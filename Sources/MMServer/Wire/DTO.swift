@@ -1,5 +1,6 @@
 import MMHTTP
 import MMCore
+import MMTrace
 
 /// JSON shapes of api.md, built from MMCore values in one place.
 enum DTO {
@@ -176,6 +177,30 @@ enum DTO {
             ("vmas", .object([("created", .num(v.created)), ("merged", .num(v.merged)), ("split", .num(v.split)),
                               ("never_faulted", .num(v.neverFaulted)), ("read_faulted_only", .num(v.readFaultedOnly)),
                               ("live", .num(v.live))])),
+        ])
+    }
+
+    static func replayStep(_ s: ReplayStep) -> JSONValue {
+        .object([("line", .num(s.line)), ("pid", .num(s.pid)), ("status", .string(s.status.rawValue)), ("what", .string(s.what))])
+    }
+
+    /// The replay report (docs/API.md "replay"): lines applied and skipped
+    /// with reasons, the pid mapping, and agreement with the real kernel.
+    static func replay(_ r: ReplayReport) -> JSONValue {
+        let agreement: JSONValue = .object([
+            ("real_faults", .num(r.realFaults)), ("faults_reproduced", .num(r.faultsAgreeing)),
+            ("fault_ratio", .double(r.faultAgreement)),
+            ("lock_observed", .num(r.lockObserved)), ("lock_agreeing", .num(r.lockAgreeing)),
+            ("lock_ratio", .double(r.lockAgreement)),
+        ])
+        let disagreements: [JSONValue] = r.disagreements.prefix(1000).map {
+            .object([("line", .num($0.line)), ("address", .addr($0.address)), ("what", .string($0.what))])
+        }
+        return .object([
+            ("applied", .num(r.applied)), ("skipped", .num(r.skipped)),
+            ("processes", .object(r.processes.keys.sorted().map { (String($0), .num(r.processes[$0]!)) })),
+            ("agreement", agreement), ("disagreements", .array(disagreements)),
+            ("lines", .array(r.steps.map(replayStep))),
         ])
     }
 }

@@ -50,6 +50,43 @@ enum OpName: Equatable {
         default: true
         }
     }
+
+    /// Whether an `ops` entry of this op names its process (`pid`).
+    var takesPid: Bool { self != .file && self != .process && self != .replay }
+
+    /// The name as the API writes it (the endpoint's name for a syscall).
+    var canonical: String {
+        switch self {
+        case .file: "file"
+        case .process: "process"
+        case .fault: "fault"
+        case .replay: "replay"
+        case .touch: "touch"
+        case .open: "open"
+        case .close: "close"
+        case .mmap: "mmap"
+        case .munmap: "munmap"
+        case .mprotect: "mprotect"
+        case .madvise: "madvise"
+        case .mremap: "mremap"
+        case .brk: "brk"
+        case .fork: "fork"
+        case .exit: "exit"
+        }
+    }
+
+    /// The strace spellings an `ops` entry may use instead.
+    var aliases: [String] {
+        switch self {
+        case .open: ["openat"]
+        case .fork: ["clone", "vfork"]
+        case .exit: ["exit_group"]
+        default: []
+        }
+    }
+
+    /// The syscalls of POST …/syscalls/{name}, in man-page order of the API.
+    static let syscalls: [OpName] = [.open, .close, .mmap, .munmap, .mprotect, .madvise, .mremap, .brk, .fork, .exit]
 }
 
 /// Byte matchers for the enumerated string values of requests, so the fast

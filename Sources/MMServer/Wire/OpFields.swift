@@ -33,6 +33,9 @@ protocol OpFields {
     func object(_ key: StaticString) throws(APIError) -> Args?
     /// The fields as `Args` over a JSON tree, for the rare ops that need the tree.
     func tree() throws(APIError) -> Args
+    /// Called when an op has read its fields: throws if a member was not
+    /// read (`RawFields` declines; `Args` checked its keys up front).
+    func finish() throws(APIError)
 }
 
 extension OpFields {
@@ -67,4 +70,5 @@ extension Args: OpFields {
     }
     func object(_ key: StaticString) throws(APIError) -> Args? { try object(key.description) }
     func tree() -> Args { self }
+    func finish() {}
 }

@@ -17,22 +17,25 @@ extension Op {
             var m: [(String, JSONValue)] = [("op", .string("fault")), ("pid", .num(pid)), ("address", .addr(address)),
                                             ("access", .string(access.rawValue)), ("mode", .string(mode.rawValue))]
             if inject != FaultInjection() {
-                m.append(("inject", .object([("mmap_lock_contended", .bool(inject.mmapLockContended)),
-                                             ("vma_write_locked", .bool(inject.vmaWriteLocked)),
-                                             ("page_cache_miss", .bool(inject.pageCacheMiss))])))
+                m.append(("inject", .object(FaultInjection.switches.map { ($0.name, .bool(inject[keyPath: $0.keyPath])) })))
             }
             return .object(m)
         case let .touch(pid, address, pages, access):
             return .object([("op", .string("touch")), ("pid", .num(pid)), ("address", .addr(address)),
                             ("pages", .num(pages)), ("access", .string(access.rawValue))])
-        case let .replay(body):
-            return MMSimApp.withMembers(body, [("op", .string("replay"))])
+        case let .replay(r):
+            var m: [(String, JSONValue)] = [("op", .string("replay")), ("format", .string(r.format.rawValue)),
+                                            ("text", .string(r.text))]
+            if let pid = r.pid { m.append(("pid", .num(pid))) }
+            m.append(("faults", .string(r.faults.rawValue)))
+            return .object(m)
         case let .syscall(pid, call):
             return .object([("op", .string(call.name)), ("pid", .num(pid))] + Self.arguments(call))
         }
     }
 
-    /// A syscall's arguments under the names `Requests.syscall` reads.
+    /// A syscall's arguments under the names `Requests.syscall` reads
+    /// (`Schemas.syscall` lists them).
     static func arguments(_ call: Syscall) -> [(String, JSONValue)] {
         switch call {
         case let .open(path, flags): [("path", .string(path)), ("flags", .string(Linux.openNames.format(flags)))]

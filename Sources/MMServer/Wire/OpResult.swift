@@ -20,6 +20,22 @@ enum OpResult {
     /// Anything else (files, processes, touch, replay), already as JSON.
     case json(JSONValue)
 
+    /// The result of an applied operation; summary mode keeps a fault's
+    /// outcome and lock code and a syscall's return value.
+    init(_ outcome: OpOutcome, summary: Bool) {
+        switch outcome {
+        case let .file(inode):
+            self = .json(.object([("path", .string(inode.path)), ("size", .num(inode.size)),
+                                  ("mode", .string("0" + String(inode.mode, radix: 8))), ("ino", .num(inode.ino))]))
+        case let .process(p): self = .json(DTO.process(p))
+        case let .syscall(r): self = summary ? .syscallSummary(SyscallSummary(r)) : .syscall(r)
+        case let .fault(r): self = summary ? .faultSummary(FaultSummary(r)) : .fault(r)
+        case let .touch(list): self = .json(.object([("faults", .array(list.map { DTO.fault($0, summary: summary) }))]))
+        case let .replayMaps(pid, steps): self = .json(.object([("pid", .num(pid)), ("lines", .array(steps.map(DTO.replayStep)))]))
+        case let .replay(report): self = .json(DTO.replay(report))
+        }
+    }
+
     /// The result as a JSON tree.
     var json: JSONValue {
         switch self {
@@ -42,13 +58,14 @@ enum OpResult {
         }
     }
 
-    /// The compact JSON encoding of the result.
+    /// The compact JSON encoding of the result, newline-terminated (an answer's body).
     var encoded: [UInt8] {
         // A full fault with its trace is about 1.1 KB: room for it up front
         // (no regrowth and copy half way through).
         var out: JSONBuffer
         if case .fault = self { out = JSONBuffer(capacity: 2048) } else { out = JSONBuffer(capacity: 1024) }
         write(into: &out)
+        out.append(UInt8(ascii: "\n"))
         return out.bytes()
     }
 }

@@ -31,6 +31,10 @@ struct RawFields: OpFields {
     /// (the scanner reuses one array for every object).
     let storage: [Member]
     let count: Int
+    /// Bit k set once member k was read (`finish` declines an object with
+    /// a member no accessor read: the general path names the unknown key).
+    /// Owned by the scanner's caller, reset per object.
+    let used: UnsafeMutablePointer<UInt64>
 
     // The accessors are inlined into `Op.decode` and `Requests`, so the
     // key of each lookup is a literal and its prefix a constant.
@@ -48,12 +52,19 @@ struct RawFields: OpFields {
     /// The first member whose key is `k`, given `k`'s prefix.
     private func find(_ k: UnsafeBufferPointer<UInt8>, prefix: UInt64) -> Member? {
         storage.withUnsafeBufferPointer { ms -> Member? in
-            search: for m in ms[..<count] where m.prefix == prefix && m.key.count == k.count {
+            search: for i in 0..<count {
+                let m = ms[i]
+                guard m.prefix == prefix && m.key.count == k.count else { continue }
                 for j in 8..<max(8, k.count) where k[j] != body[m.key.lowerBound + j] { continue search }
+                used.pointee |= 1 << UInt64(i)
                 return m
             }
             return nil
         }
+    }
+
+    func finish() throws(APIError) {
+        guard used.pointee == (count == 64 ? ~0 : (1 << UInt64(count)) - 1) else { throw Self.declined }
     }
 
     /// The first eight bytes of `b` (fewer, zero-padded, when shorter),
@@ -157,12 +168,14 @@ struct RawFields: OpFields {
     /// when it is not, or when `decode` throws.
     static func decode<T>(_ body: [UInt8], _ decode: (RawFields) throws(APIError) -> T) -> T? {
         body.withUnsafeBufferPointer { b -> T? in
-            var scanner = RawJSONScanner(b)
+          withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 1) { used -> T? in
+            var scanner = RawJSONScanner(b, used: used.baseAddress!)
             scanner.skipSpace()
             guard let fields = scanner.flatObject() else { return nil }
             scanner.skipSpace()
             guard scanner.atEnd else { return nil }
             do { return try decode(fields) } catch { return nil }
+          }
         }
     }
 }
@@ -177,8 +190,13 @@ struct RawJSONScanner {
     /// members are the first `memberCount`.
     private var members: [RawFields.Member] = []
     private var memberCount = 0
+    /// The read mask of the current object's RawFields.
+    private let used: UnsafeMutablePointer<UInt64>
 
-    init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+    init(_ b: UnsafeBufferPointer<UInt8>, used: UnsafeMutablePointer<UInt64>) {
+        self.b = b
+        self.used = used
+    }
 
     var atEnd: Bool { i == b.count }
 
@@ -266,6 +284,7 @@ struct RawJSONScanner {
     mutating func flatObject() -> RawFields? {
         guard eat(UInt8(ascii: "{")) else { return nil }
         memberCount = 0
+        used.pointee = 0
         skipSpace()
         if !eat(UInt8(ascii: "}")) {
             while true {
@@ -288,7 +307,8 @@ struct RawJSONScanner {
                 return nil
             }
         }
-        return RawFields(body: b, storage: members, count: memberCount)
+        guard memberCount <= 64 else { return nil }
+        return RawFields(body: b, storage: members, count: memberCount, used: used)
     }
 
     /// Stores member `memberCount`, overwriting a previous object's.

@@ -54,18 +54,22 @@ enum Requests {
     /// A fault request: address, access, optional mode and inject.
     static func fault<A: OpFields>(_ a: A) throws(APIError) -> (UInt64, Access, FaultMode, FaultInjection) {
         let address = try a.address("address")
-        guard let access = try a.keyword("access", default: Access.read, Keywords.access) else {
-            throw .badRequest("field '\(a.context)access' must be \"read\", \"write\" or \"exec\"")
-        }
+        let access = try access(a)
         guard let mode = try a.keyword("mode", default: FaultMode.user, Keywords.faultMode) else {
             throw .badRequest("field '\(a.context)mode' must be \"user\" or \"kernel\"")
         }
         var inject = FaultInjection()
         if let i = try a.object("inject") {
-            inject.mmapLockContended = try i.bool("mmap_lock_contended", default: false)
-            inject.vmaWriteLocked = try i.bool("vma_write_locked", default: false)
-            inject.pageCacheMiss = try i.bool("page_cache_miss", default: false)
+            for s in FaultInjection.switches { inject[keyPath: s.keyPath] = try i.bool(s.name, default: false) }
         }
         return (address, access, mode, inject)
+    }
+
+    /// The `access` member (default read).
+    static func access<A: OpFields>(_ a: A) throws(APIError) -> Access {
+        guard let access = try a.keyword("access", default: Access.read, Keywords.access) else {
+            throw .badRequest("field '\(a.context)access' must be \"read\", \"write\" or \"exec\"")
+        }
+        return access
     }
 }
