@@ -163,7 +163,11 @@ final class RawFieldsTests: XCTestCase {
                      #"{"address":"0x1000","inject":{}}"#, #"{"address":"1000"}"#, #"{"access":"read"}"#,
                      #"{"address":"0x1000","access":"READ"}"#, #"{"address":"0x1000"} {}"#, #"[]"#, ""] {
             // As POST …/faults decodes: strict, so "pid" and "op" are unknown keys there.
-            let fast = RawFields.decode(Array(body.utf8)) { (f: RawFields) throws(APIError) in try Op.decode(.fault, pid: 1, f) }
+            let fast = RawFields.decode(Array(body.utf8)) { (f: RawFields) throws(APIError) in
+                let op = try Op.decode(.fault, pid: 1, f)
+                try f.finish()
+                return op
+            }
             let slow: Op?
             if let v = try? JSONParser.parse(Array(body.utf8)), let a = try? Args(v, schema: Schemas.fault) {
                 slow = try? Op.decode(.fault, pid: 1, a)
@@ -176,7 +180,9 @@ final class RawFieldsTests: XCTestCase {
             }
         }
         XCTAssertNil(RawFields.decode(Array(#"{"address":"0x1000","pid":7}"#.utf8)) { (f: RawFields) throws(APIError) in
-            try Op.decode(.fault, pid: 1, f)
+            let op = try Op.decode(.fault, pid: 1, f)
+            try f.finish()
+            return op
         }, "a member no accessor reads declines the fast path")
         XCTAssertNotNil(RawFields.decode(Array(#"{"address":"0x7f0000000000","access":"read"}"#.utf8), Requests.fault))
     }

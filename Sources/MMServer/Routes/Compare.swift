@@ -33,7 +33,7 @@ enum Compare {
             for (n, item) in items.enumerated() { ops.append(try Op.decode(item, opIndex: n)) }
             // Each op as a session would apply it; one that fails changes nothing and the rest go on.
             comparison = Comparison.run(columns) { sim in
-                ops.flatMap { op in (try? op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession))?.faults ?? [] }
+                ops.flatMap { op in (try? op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: false))?.faults ?? [] }
             }
         } else if a.has("strace") || a.has("perf") {
             let events = a.has("strace") ? StraceParser.parse(try a.string("strace")) : PerfScriptParser.parse(try a.string("perf"))

@@ -2,8 +2,9 @@ import MMHTTP
 
 /// One endpoint of the API, declared once in `RouteTable`: the router, the
 /// 404/405 answers (with `Allow`), the metric label, the access log's
-/// label and /openapi.json all read it.
-struct Route: Sendable {
+/// label and /openapi.json all read it. A class: a match hands out one
+/// reference, not a copy of every field.
+final class Route: Sendable {
     /// What answers a matched request. Throws APIError for a 4xx/5xx.
     typealias Handler = @Sendable (MMSimApp, RouteRequest) throws(APIError) -> HTTPResponse
 
@@ -54,8 +55,9 @@ struct Route: Sendable {
     }
 }
 
-/// A request matched to a route, with its path parameters.
-struct RouteRequest {
+/// A request matched to a route, with its path parameters. A class: the
+/// handler gets one reference, not a copy of the request's fields.
+final class RouteRequest {
     let http: HTTPRequest
     /// `{sid}`, if the pattern has it.
     let sid: String
@@ -63,4 +65,11 @@ struct RouteRequest {
     let pid: Int
     /// `{name}`, if the pattern has it.
     let name: String
+
+    init(http: HTTPRequest, sid: String, pid: Int, name: String) {
+        self.http = http
+        self.sid = sid
+        self.pid = pid
+        self.name = name
+    }
 }

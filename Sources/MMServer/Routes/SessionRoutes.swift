@@ -24,7 +24,11 @@ extension MMSimApp {
     /// POST …/processes/{pid}/faults: straight from the bytes when it can.
     func fault(_ r: RouteRequest) throws(APIError) -> HTTPResponse {
         let s = try store.get(r.sid)
-        var op = RawFields.decode(r.http.body) { (f: RawFields) throws(APIError) in try Op.decode(.fault, pid: r.pid, f) }
+        var op = RawFields.decode(r.http.body) { (f: RawFields) throws(APIError) in
+            let op = try Op.decode(.fault, pid: r.pid, f)
+            try f.finish()
+            return op
+        }
         if op == nil { op = try Op.decode(.fault, pid: r.pid, try Args(try body(r.http), schema: Schemas.fault)) }
         return json(try applyOne(s, op.unsafelyUnwrapped))
     }

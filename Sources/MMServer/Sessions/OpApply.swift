@@ -1,33 +1,14 @@
 import MMCore
 import MMTrace
 
-/// What applying an operation produced, before it is encoded.
-enum OpOutcome {
-    case file(Inode)
-    case process(MMCore.Process)
-    case syscall(SyscallResult)
-    case fault(FaultResult)
-    case touch([FaultResult])
-    case replayMaps(pid: Int, steps: [ReplayStep])
-    case replay(ReplayReport)
-
-    /// The faults simulated (compare collects these).
-    var faults: [FaultResult] {
-        switch self {
-        case let .syscall(r): r.faults
-        case let .fault(r): [r]
-        case let .touch(list): list
-        default: []
-        }
-    }
-}
-
 extension Op {
     /// Applies the operation to `sim`: the one function every operation
     /// goes through, whether it came alone, in a batch, from a replay of the
     /// log or in a compare. Errors change nothing. The caller holds the
     /// session lock (a session's operations run one at a time, in log order).
-    func apply(to sim: Simulation, maxProcesses: Int) throws(APIError) -> OpOutcome {
+    /// `summary` keeps only a fault's outcome and lock code and a syscall's
+    /// return (built straight from the result, which is not copied).
+    func apply(to sim: Simulation, maxProcesses: Int, summary: Bool) throws(APIError) -> OpResult {
         do {
             switch self {
             case let .file(path, size, mode):
@@ -37,9 +18,11 @@ extension Op {
                 return .process(sim.createProcess(comm: comm))
             case let .syscall(pid, call):
                 if case .fork = call, sim.processes.count >= maxProcesses { throw Self.tooManyProcesses(maxProcesses) }
-                return .syscall(try sim.syscall(pid: pid, call))
+                let r = try sim.syscall(pid: pid, call)
+                return summary ? .syscallSummary(SyscallSummary(r)) : .syscall(r)
             case let .fault(pid, address, access, mode, inject):
-                return .fault(try sim.fault(pid: pid, address: address, access: access, mode: mode, inject: inject))
+                let r = try sim.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
+                return summary ? .faultSummary(FaultSummary(r)) : .fault(r)
             case let .touch(pid, address, pages, access):
                 _ = try sim.process(pid)
                 var out: [FaultResult] = []
@@ -47,7 +30,7 @@ extension Op {
                 for k in 0..<pages {
                     out.append(try sim.fault(pid: pid, address: base + UInt64(k) * Linux.PAGE_SIZE, access: access))
                 }
-                return .touch(out)
+                return .touch(out, summary: summary)
             case let .replay(request):
                 return try request.apply(to: sim)
             }
@@ -77,7 +60,7 @@ extension Op {
 
 extension ReplayRequest {
     /// Parses the text and replays it into `sim` (MMTrace).
-    func apply(to sim: Simulation) throws(APIError) -> OpOutcome {
+    func apply(to sim: Simulation) throws(APIError) -> OpResult {
         if let pid {
             do { _ = try sim.process(pid) } catch { throw Op.apiError(error) }
         }
@@ -114,7 +97,7 @@ extension Session {
     /// Errors change nothing.
     func perform(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
         sim.tracer.enabled = !summary
-        return OpResult(try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession), summary: summary)
+        return try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
     }
 
     /// The process `pid`, or 404 (caller holds the lock).

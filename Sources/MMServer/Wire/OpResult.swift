@@ -1,5 +1,6 @@
 import MMHTTP
 import MMCore
+import MMTrace
 
 /// What an applied operation answered, kept compact: responses write it
 /// straight to bytes, and the session's SSE history keeps it as is and
@@ -20,19 +21,33 @@ enum OpResult {
     /// Anything else (files, processes, touch, replay), already as JSON.
     case json(JSONValue)
 
-    /// The result of an applied operation; summary mode keeps a fault's
-    /// outcome and lock code and a syscall's return value.
-    init(_ outcome: OpOutcome, summary: Bool) {
-        switch outcome {
-        case let .file(inode):
-            self = .json(.object([("path", .string(inode.path)), ("size", .num(inode.size)),
-                                  ("mode", .string("0" + String(inode.mode, radix: 8))), ("ino", .num(inode.ino))]))
-        case let .process(p): self = .json(DTO.process(p))
-        case let .syscall(r): self = summary ? .syscallSummary(SyscallSummary(r)) : .syscall(r)
-        case let .fault(r): self = summary ? .faultSummary(FaultSummary(r)) : .fault(r)
-        case let .touch(list): self = .json(.object([("faults", .array(list.map { DTO.fault($0, summary: summary) }))]))
-        case let .replayMaps(pid, steps): self = .json(.object([("pid", .num(pid)), ("lines", .array(steps.map(DTO.replayStep)))]))
-        case let .replay(report): self = .json(DTO.replay(report))
+    /// Faults of `touch`, in full or in summary.
+    case touch([FaultResult], summary: Bool)
+
+    /// A new file.
+    static func file(_ inode: Inode) -> OpResult {
+        .json(.object([("path", .string(inode.path)), ("size", .num(inode.size)),
+                       ("mode", .string("0" + String(inode.mode, radix: 8))), ("ino", .num(inode.ino))]))
+    }
+
+    /// A new process.
+    static func process(_ p: MMCore.Process) -> OpResult { .json(DTO.process(p)) }
+
+    /// A maps import.
+    static func replayMaps(pid: Int, steps: [ReplayStep]) -> OpResult {
+        .json(.object([("pid", .num(pid)), ("lines", .array(steps.map(DTO.replayStep)))]))
+    }
+
+    /// A trace replay.
+    static func replay(_ report: ReplayReport) -> OpResult { .json(DTO.replay(report)) }
+
+    /// The faults simulated, for compare (none in summary mode).
+    var faults: [FaultResult] {
+        switch self {
+        case let .fault(r): [r]
+        case let .syscall(r): r.faults
+        case let .touch(list, summary): summary ? [] : list
+        default: []
         }
     }
 
@@ -43,6 +58,7 @@ enum OpResult {
         case let .syscallSummary(s): s.json
         case let .fault(r): DTO.fault(r, summary: false)
         case let .syscall(r): DTO.syscall(r, summary: false)
+        case let .touch(list, summary): .object([("faults", .array(list.map { DTO.fault($0, summary: summary) }))])
         case let .json(v): v
         }
     }
@@ -54,6 +70,7 @@ enum OpResult {
         case let .syscallSummary(s): s.write(into: &out)
         case let .fault(r): FaultJSON.write(r, into: &out)
         case let .syscall(r): JSONWriter.write(DTO.syscall(r, summary: false), into: &out)
+        case .touch: JSONWriter.write(json, into: &out)
         case let .json(v): JSONWriter.write(v, into: &out)
         }
     }

@@ -38,10 +38,13 @@ extension Op {
         return try decode(name, pid: name.takesPid ? try a.int("pid") : 0, a)
     }
 
-    /// Decodes `{"op": name, …}` over any fields (the batch fast path).
-    static func decode<A: OpFields>(_ a: A) throws(APIError) -> Op {
+    /// Decodes `{"op": name, …}` over the bytes (the batch fast path);
+    /// declines a member it did not read.
+    static func decode(_ a: RawFields) throws(APIError) -> Op {
         let name = try opName(a)
-        return try decode(name, pid: name.takesPid ? try a.int("pid") : 0, a)
+        let op = try decode(name, pid: name.takesPid ? try a.int("pid") : 0, a)
+        try a.finish()
+        return op
     }
 
     /// The `op` member.
@@ -54,10 +57,9 @@ extension Op {
 
     /// Decodes op `name` of process `pid` from its arguments (an endpoint's
     /// body, or an `ops` entry): every type and range check of an op is here.
-    /// Over `RawFields`, a member not read declines (the general path then
-    /// names it).
+    /// Over `RawFields` the caller then calls `finish()`: a member not read
+    /// declines (the general path, which checked the keys, then names it).
     static func decode<A: OpFields>(_ name: OpName, pid: Int, _ a: A) throws(APIError) -> Op {
-        let op: Op
         switch name {
         case .file:
             let a = try a.tree()
@@ -66,14 +68,14 @@ extension Op {
             guard case let .int(size)? = a.value["size"], size >= 0 else {
                 throw .badRequest("field '\(a.context)size' must be a non-negative integer (bytes)")
             }
-            op = .file(path: try a.string("path"), size: UInt64(size), mode: mode)
+            return .file(path: try a.string("path"), size: UInt64(size), mode: mode)
         case .process:
-            op = .process(comm: try a.string("comm", default: "sim"))
+            return .process(comm: try a.string("comm", default: "sim"))
         case .fault:
             let (addr, access, mode, inject) = try Requests.fault(a)
-            op = .fault(pid: pid, address: addr, access: access, mode: mode, inject: inject)
+            return .fault(pid: pid, address: addr, access: access, mode: mode, inject: inject)
         case .replay:
-            op = .replay(try replay(a.tree()))
+            return .replay(try replay(a.tree()))
         case .touch:
             let addr = try a.address("address")
             let access = try Requests.access(a)
@@ -83,12 +85,10 @@ extension Op {
             guard !(addr & ~(Linux.PAGE_SIZE - 1)).addingReportingOverflow(UInt64(pages - 1) * Linux.PAGE_SIZE).overflow else {
                 throw .badRequest("field '\(a.context)pages': \(pages) pages from field '\(a.context)address' run past the end of the address space")
             }
-            op = .touch(pid: pid, address: addr, pages: pages, access: access)
+            return .touch(pid: pid, address: addr, pages: pages, access: access)
         default:
-            op = .syscall(pid: pid, try Requests.syscall(name, a))
+            return .syscall(pid: pid, try Requests.syscall(name, a))
         }
-        try a.finish()
-        return op
     }
 
     private static func modeString(_ a: Args) throws(APIError) -> String {
