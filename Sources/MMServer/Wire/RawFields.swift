@@ -52,12 +52,19 @@ struct RawFields: OpFields {
     /// The first member whose key is `k`, given `k`'s prefix.
     private func find(_ k: UnsafeBufferPointer<UInt8>, prefix: UInt64) -> Member? {
         storage.withUnsafeBufferPointer { ms -> Member? in
-            search: for i in 0..<count {
-                let m = ms[i]
-                guard m.prefix == prefix && m.key.count == k.count else { continue }
-                for j in 8..<max(8, k.count) where k[j] != body[m.key.lowerBound + j] { continue search }
+            guard let m = ms.baseAddress else { return nil }
+            var i = 0
+            search: while i < count {
+                defer { i += 1 }
+                guard m[i].prefix == prefix && m[i].key.count == k.count else { continue }
+                let start = m[i].key.lowerBound
+                var j = 8
+                while j < k.count {
+                    if k[j] != body[start + j] { continue search }
+                    j += 1
+                }
                 used.pointee |= 1 << UInt64(i)
-                return m
+                return m[i]
             }
             return nil
         }
