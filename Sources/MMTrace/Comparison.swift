@@ -32,7 +32,7 @@ public struct ComparisonColumn: Sendable, Equatable {
     }
 }
 
-/// The same workload run once per column, side by side (api.md /v1/compare,
+/// The same workload run once per column, side by side (docs/API.md /v1/compare,
 /// `mmsim compare`).
 public struct Comparison: Sendable {
     public struct Column: Sendable {

@@ -5,7 +5,7 @@ extension Replayer {
     /// line becomes a MAP_FIXED mmap (one `struct file` per path, as the
     /// loader opens each object once), `[heap]` sets the brk area,
     /// `[vdso]`/`[vvar]`/`[vvar_vclock]` become special mappings without
-    /// `map_pages` (kernel-model.md §10), and `[stack]` a growsdown VMA.
+    /// `map_pages` (docs/KERNEL-MODEL.md §10), and `[stack]` a growsdown VMA.
     /// The loader's own writes are modelled as kernel-mode write faults: the
     /// top page of the stack (argv, envp, auxv) and, where an anonymous
     /// `.bss` follows a writable file segment, that segment's last page

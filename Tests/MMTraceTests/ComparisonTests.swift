@@ -2,10 +2,10 @@ import XCTest
 @testable import MMTrace
 import MMCore
 
-/// Comparisons run one workload per kernel model (api.md /v1/compare).
+/// Comparisons run one workload per kernel model (docs/API.md /v1/compare).
 final class ComparisonTests: XCTestCase {
     /// One anonymous mapping, written twice: the first write needs an
-    /// anon_vma (kernel-model.md §9.3 row 3), the second does not (row 4 / 9).
+    /// anon_vma (docs/KERNEL-MODEL.md §9.3 row 3), the second does not (row 4 / 9).
     func workload(_ sim: Simulation) -> [FaultResult] {
         let p = sim.createProcess()
         let r = try! sim.syscall(pid: p.pid, .mmap(addr: 0x1000_0000_0000, length: 8192, prot: Linux.PROT_READ | Linux.PROT_WRITE,

@@ -22,7 +22,7 @@ final class TraceReplayTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Self.traces().count, 5, "fixtures: \(Self.traces())")
     }
 
-    /// kernel-model.md §10: under 6.18 the simulated lock path must match the
+    /// docs/KERNEL-MODEL.md §10: under 6.18 the simulated lock path must match the
     /// observed one (target ≥ 99 % on every trace).
     func testAgreementWithTheRealKernel() throws {
         for name in Self.traces() {

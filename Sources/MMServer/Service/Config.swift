@@ -2,7 +2,7 @@ import MMHTTP
 import Foundation
 import MMCore
 
-/// Per-session and per-request limits (api.md 422 `limit_exceeded`).
+/// Per-session and per-request limits (docs/API.md 422 `limit_exceeded`).
 public struct Limits: Sendable, Equatable {
     public var maxSessions = 10_000
     public var maxProcessesPerSession = 1_000

@@ -136,7 +136,7 @@ public final class Session: @unchecked Sendable {
         events.unlock()
     }
 
-    /// The session summary (api.md "Sessions").
+    /// The session summary (docs/API.md "Sessions").
     func summary(withProcesses: Bool) -> JSONValue {
         var m: [(String, JSONValue)] = [
             ("id", .string(id)), ("kernel", .string(sim.model.id)),

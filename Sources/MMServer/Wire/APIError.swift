@@ -1,9 +1,9 @@
 import MMHTTP
-/// An HTTP-level error of the API (api.md "Conventions"): the request could
+/// An HTTP-level error of the API (docs/API.md "Conventions"): the request could
 /// not be understood or refers to nothing. Never used for a simulated
 /// syscall that fails — that returns its errno with 200.
 public struct APIError: Error, Equatable, Sendable {
-    /// The error classes of api.md and their HTTP status.
+    /// The error classes of docs/API.md and their HTTP status.
     public enum Code: String, Sendable, CaseIterable {
         case badRequest = "bad_request"
         case notFound = "not_found"

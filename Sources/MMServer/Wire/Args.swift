@@ -2,7 +2,7 @@ import MMHTTP
 import MMCore
 
 /// Typed access to the members of a JSON request object, with 400 errors
-/// that name the field (api.md "Conventions").
+/// that name the field (docs/API.md "Conventions").
 public struct Args {
     public let value: JSONValue
     /// The members of `value`.

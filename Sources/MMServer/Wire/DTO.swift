@@ -2,7 +2,7 @@ import MMHTTP
 import MMCore
 import MMTrace
 
-/// JSON shapes of api.md, built from MMCore values in one place.
+/// JSON shapes of docs/API.md, built from MMCore values in one place.
 enum DTO {
     /// How many populate faults a syscall response lists in full.
     static let maxFaultsShown = 64
@@ -27,7 +27,7 @@ enum DTO {
                         ("file_id", .string("file\(file.id)"))])
     }
 
-    /// api.md's vma object for a live VMA.
+    /// docs/API.md's vma object for a live VMA.
     static func vma(_ v: VMA, mm: MM, sim: Simulation) -> JSONValue {
         var resident = 0
         for vpn in mm.pageTable.vpns(in: v.start, v.end) where mm.pageTable[vpn]?.present == true { resident += 1 }
@@ -136,7 +136,7 @@ enum DTO {
                         ("index", .num(f.index)), ("copied_from", folioID(f.copiedFrom))])
     }
 
-    /// A fault response (api.md "Faults"); summary keeps outcome and lock code.
+    /// A fault response (docs/API.md "Faults"); summary keeps outcome and lock code.
     /// FaultJSON writes the same full response without the tree.
     static func fault(_ r: FaultResult, summary: Bool) -> JSONValue {
         if summary { return FaultSummary(r).json }

@@ -1,7 +1,7 @@
 import MMHTTP
 import MMCore
 
-/// Writes a full fault response (api.md "Faults") straight to bytes: the
+/// Writes a full fault response (docs/API.md "Faults") straight to bytes: the
 /// same bytes as `JSONWriter.encode(DTO.fault(r, summary: false))`, without
 /// building the JSONValue tree (POST …/faults is the hottest route).
 enum FaultJSON {

@@ -1,7 +1,7 @@
 import MMHTTP
 import MMCore
 
-/// What the `op` member of an `ops` entry names (api.md "Batches"). The
+/// What the `op` member of an `ops` entry names (docs/API.md "Batches"). The
 /// strace spellings a syscall also accepts share its case: `openat` is
 /// `.open`, `clone` and `vfork` are `.fork`, `exit_group` is `.exit`.
 enum OpName: Equatable {

@@ -6,7 +6,7 @@ import MMTrace
 /// straight to bytes, and the session's SSE history keeps it as is and
 /// renders its JSON only when a subscriber reads it.
 ///
-/// `json` is the reference shape (api.md); `write(into:)` produces the same
+/// `json` is the reference shape (docs/API.md); `write(into:)` produces the same
 /// bytes as `JSONWriter.encode(json)` without building the tree for the
 /// hot cases (OpResultJSONTests checks that the two agree).
 enum OpResult {
@@ -87,7 +87,7 @@ enum OpResult {
     }
 }
 
-/// A fault in summary mode: outcome and lock code (api.md "Batches").
+/// A fault in summary mode: outcome and lock code (docs/API.md "Batches").
 struct FaultSummary {
     var fault: Bool
     var outcome: FaultResult.Outcome

@@ -1,9 +1,9 @@
 import MMHTTP
 import MMCore
 
-/// Decodes syscall and fault requests (api.md "Syscalls", "Faults").
+/// Decodes syscall and fault requests (docs/API.md "Syscalls", "Faults").
 enum Requests {
-    /// The syscall names api.md accepts.
+    /// The syscall names docs/API.md accepts.
     static let syscallNames: Set<String> = ["open", "close", "mmap", "munmap", "mprotect", "madvise",
                                              "mremap", "brk", "fork", "exit"]
     /// What an `ops` entry may name: the endpoint names plus the strace

@@ -48,7 +48,7 @@ public enum JSONValue: Equatable, Sendable {
     public static func num(_ i: Int) -> JSONValue { .int(Int64(i)) }
     public static func num(_ i: Int?) -> JSONValue { i.map { .int(Int64($0)) } ?? .null }
     public static func num(_ u: UInt64) -> JSONValue { .int(Int64(bitPattern: u)) }
-    /// A lower-case 0x hex address string (api.md "Addresses").
+    /// A lower-case 0x hex address string (docs/API.md "Addresses").
     public static func addr(_ u: UInt64) -> JSONValue { .string(hex(u)) }
 }
 
