@@ -8,43 +8,44 @@ import MMHTTP
 enum BatchBody {
     /// The decoded ops and whether `detail` is "summary"; nil when declined.
     static func decode(_ body: [UInt8], maxOps: Int) -> (ops: [Op], summary: Bool)? {
-        body.withUnsafeBufferPointer { b -> (ops: [Op], summary: Bool)? in
-          withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 1) { used -> (ops: [Op], summary: Bool)? in
-            var s = RawJSONScanner(b, used: used.baseAddress!)
-            s.skipSpace()
-            guard s.eat(UInt8(ascii: "{")) else { return nil }
-            var ops: [Op]?
-            var summary: Bool?
-            while true {
+        // The read mask of RawFields lives on the stack for the call.
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 1) { used -> (ops: [Op], summary: Bool)? in
+            body.withUnsafeBufferPointer { b -> (ops: [Op], summary: Bool)? in
+                var s = RawJSONScanner(b, used: used.baseAddress!)
                 s.skipSpace()
-                guard let key = s.plainString() else { return nil }
-                s.skipSpace()
-                guard s.eat(UInt8(ascii: ":")) else { return nil }
-                s.skipSpace()
-                if s.bytes(key, equal: "ops") {
-                    guard ops == nil, let list = opList(&s, maxOps: maxOps) else { return nil }
-                    ops = list
-                } else if s.bytes(key, equal: "detail") {
-                    guard summary == nil, let v = s.plainString() else { return nil }
-                    if s.bytes(v, equal: "summary") {
-                        summary = true
-                    } else if s.bytes(v, equal: "full") {
-                        summary = false
+                guard s.eat(UInt8(ascii: "{")) else { return nil }
+                var ops: [Op]?
+                var summary: Bool?
+                while true {
+                    s.skipSpace()
+                    guard let key = s.plainString() else { return nil }
+                    s.skipSpace()
+                    guard s.eat(UInt8(ascii: ":")) else { return nil }
+                    s.skipSpace()
+                    if s.bytes(key, equal: "ops") {
+                        guard ops == nil, let list = opList(&s, maxOps: maxOps) else { return nil }
+                        ops = list
+                    } else if s.bytes(key, equal: "detail") {
+                        guard summary == nil, let v = s.plainString() else { return nil }
+                        if s.bytes(v, equal: "summary") {
+                            summary = true
+                        } else if s.bytes(v, equal: "full") {
+                            summary = false
+                        } else {
+                            return nil
+                        }
                     } else {
                         return nil
                     }
-                } else {
+                    s.skipSpace()
+                    if s.eat(UInt8(ascii: ",")) { continue }
+                    if s.eat(UInt8(ascii: "}")) { break }
                     return nil
                 }
                 s.skipSpace()
-                if s.eat(UInt8(ascii: ",")) { continue }
-                if s.eat(UInt8(ascii: "}")) { break }
-                return nil
+                guard s.atEnd, let ops else { return nil }
+                return (ops, summary ?? false)
             }
-            s.skipSpace()
-            guard s.atEnd, let ops else { return nil }
-            return (ops, summary ?? false)
-          }
         }
     }
 

@@ -174,15 +174,16 @@ struct RawFields: OpFields {
     /// object (surrounding whitespace allowed) the scanner accepts; nil
     /// when it is not, or when `decode` throws.
     static func decode<T>(_ body: [UInt8], _ decode: (RawFields) throws(APIError) -> T) -> T? {
-        body.withUnsafeBufferPointer { b -> T? in
-          withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 1) { used -> T? in
-            var scanner = RawJSONScanner(b, used: used.baseAddress!)
-            scanner.skipSpace()
-            guard let fields = scanner.flatObject() else { return nil }
-            scanner.skipSpace()
-            guard scanner.atEnd else { return nil }
-            do { return try decode(fields) } catch { return nil }
-          }
+        // The read mask lives on the stack for the call.
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 1) { used -> T? in
+            body.withUnsafeBufferPointer { b -> T? in
+                var scanner = RawJSONScanner(b, used: used.baseAddress!)
+                scanner.skipSpace()
+                guard let fields = scanner.flatObject() else { return nil }
+                scanner.skipSpace()
+                guard scanner.atEnd else { return nil }
+                do { return try decode(fields) } catch { return nil }
+            }
         }
     }
 }
