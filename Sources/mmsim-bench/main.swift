@@ -1,5 +1,6 @@
 import Foundation
 import MMCore
+import MMTrace
 
 // mmsim-bench: in-process benchmarks of the simulation core and of the API
 // (issue targets in parentheses). Run with `scripts/bench.sh` (release
