@@ -48,8 +48,8 @@ struct ThreadState: Hashable {
     var underVMALock = false
     /// __anon_vma_prepare() ran under a successful mmap_read_trylock().
     var trylocked = false
-    /// __anon_vma_prepare() ran holding only the VMA lock.
-    var preparedUnlocked = false
+    /// vmf_anon_prepare() took mmap_lock for read around __anon_vma_prepare() (released after it).
+    var prepareHoldsMmap = false
     /// The only anon_vma test that admitted the fault ran before vma_start_read().
     var testedBeforeLock = false
     /// Folio allocated by the handler.

@@ -255,7 +255,8 @@ struct World: Hashable {
         layout(&self)
         tree.vmas.sort { vmas[$0].start < vmas[$1].start }
         let after = entries().filter { $0.vma == nil }
-        let gapDeleted = before.contains { g in !after.contains { $0.start <= g.start && $0.end >= g.end } }
+        // A gap entry is deleted when no gap of the new layout overlaps it.
+        let gapDeleted = before.contains { g in !after.contains { $0.start < g.end && $0.end > g.start } }
         guard gapDeleted else { return false }
         tree.replaced[tree.node] = NodeFate(gapDeleted: true, freed: false)
         queueFree(.node(tree.node))

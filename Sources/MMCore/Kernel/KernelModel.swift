@@ -53,6 +53,9 @@ public struct KernelModel: Sendable, Equatable, Hashable {
     public internal(set) var mpolWriteLocks = false
     /// 33313a747e81 + 1c7873e33645 (6.4.3): mmap_region() write-locks the new VMA before inserting it.
     public internal(set) var newVMALockedBeforeInsert = false
+    /// "mm: always lock new vma before inserting into vma tree" (~6.6): splits,
+    /// brk and vma_link() write-lock every new VMA before it becomes visible.
+    public internal(set) var everyNewVMALockedBeforeInsert = false
     /// The VMA read lock: an rw-semaphore with a detached flag (≤6.14) or vm_refcnt (6.15+).
     public internal(set) var vmaLockImpl: VMALockImpl = .rwsem
     /// Hypothetical (the v3 series without patch 26/35): an anonymous fault
@@ -100,7 +103,8 @@ public struct KernelModel: Sendable, Equatable, Hashable {
         mapStackSetsNoHugepage: true, guardRegions: true,
         lookupDetectsRecycledVMA: true,
         anonCheckAfterVMALock: true, stackExpandWriteLocksVMA: true, dupAnonVMAWriteLocks: true,
-        mpolWriteLocks: true, newVMALockedBeforeInsert: true, vmaLockImpl: .refcount)
+        mpolWriteLocks: true, newVMALockedBeforeInsert: true, everyNewVMALockedBeforeInsert: true,
+        vmaLockImpl: .refcount)
 
     /// Every model, oldest first (docs/CONCURRENCY.md §4).
     public static let all: [KernelModel] = [.v6_3, .v6_3_11, .v3No26, .v3Patch, .v6_4No26, .v6_4, .v6_4_1,
