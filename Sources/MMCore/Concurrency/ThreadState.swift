@@ -58,6 +58,12 @@ struct ThreadState: Hashable {
     var retries = 0
     /// A fork's child mm.
     var child = 0
+    /// VMAs still to write-lock, one per step (`lockNext()`).
+    var queue: [Int] = []
+    /// The merge an mprotect decided on (`MergePlan`), its flags and its anon_vma source.
+    var plan = 0
+    var newFlags: UInt64 = 0
+    var source: Int?
 
     // MARK: results
 
