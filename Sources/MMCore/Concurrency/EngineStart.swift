@@ -7,6 +7,9 @@ struct EngineStart {
     var model: KernelModel
     var mutant: Mutant?
     var inject: ExploreInjection
+    /// vm_flags each anonymous mmap op would get (calc_vm_prot_bits() |
+    /// calc_vm_flag_bits() | def_flags | VM_MAY* | VM_ACCOUNT), per thread and op.
+    var mmapFlags: [[VMFlags?]]
 }
 
 extension Simulation {
@@ -26,8 +29,18 @@ extension Simulation {
         }
         let world = World(importing: p, from: self)
         let threads = programs.indices.map { ThreadState(index: $0) }
+        let flags = programs.map { prog in
+            prog.ops.map { op -> VMFlags? in
+                guard case let .syscall(.mmap(_, _, prot, fl, _, _)) = op else { return nil }
+                var f = calcVMProtBits(prot).union(calcVMFlagBits(fl)).union(p.mm.defFlags)
+                    .union([.MAYREAD, .MAYWRITE, .MAYEXEC])
+                if fl & Linux.MAP_NORESERVE != 0 { f.insert(.NORESERVE) }
+                if accountableMapping(f) { f.insert(.ACCOUNT) }
+                return f
+            }
+        }
         return EngineStart(world: world, threads: threads, names: programs.map(\.name), programs: programs.map(\.ops),
-                           model: model, mutant: options.mutant, inject: options.inject)
+                           model: model, mutant: options.mutant, inject: options.inject, mmapFlags: flags)
     }
 
     /// Why the engine cannot run `op`, or nil.

@@ -9,8 +9,10 @@ final class EngineConfig {
     let inject: ExploreInjection
     let programs: [[ThreadOp]]
     let names: [String]
+    let mmapFlags: [[VMFlags?]]
 
     init(_ s: EngineStart) {
+        mmapFlags = s.mmapFlags
         model = s.model
         mutant = s.mutant
         inject = s.inject
