@@ -25,7 +25,8 @@ extension Simulation {
             let out = anonVMAPrepare(ctx.p, vma)
             if ctx.anon.action == .none { ctx.anon = out }
         }
-        if model.stackExpandUnderWriteLock { vmaStartWrite(ctx.mm, vma) }
+        // c137381f71ae (6.4.3+): vma_start_write() after anon_vma_prepare().
+        if model.stackExpandWriteLocksVMA { vmaStartWrite(ctx.mm, vma) }
         let grow = (vma.start - newStart) >> Linux.PAGE_SHIFT
         let size = vma.end - newStart
         guard grow <= vma.pgoff, size <= Self.rlimitStack else {

@@ -26,6 +26,13 @@ extension Simulation {
             return []
         }
         if ctx.underVMALock {
+            if model.anonPrepareUnderVMALock {
+                // v3-no-26 / 6.4-no-26: no mmap_lock at all; the neighbour walk is unlocked (race R-A).
+                ctx.step("__anon_vma_prepare", "vma_lock_only", "anon_vma_prepare")
+                trace(ctx.tracing, "anon_vma_prepare", "__anon_vma_prepare() holding only the VMA read lock: find_mergeable_anon_vma() walks the tree unlocked")
+                ctx.anon = anonVMAPrepare(ctx.p, vma)
+                return []
+            }
             guard model.anonPrepareTrylock else {
                 trace(ctx.tracing, "vmf_anon_prepare", "no anon_vma under the VMA lock: vma_end_read(), VM_FAULT_RETRY")
                 ctx.retryCode = .NO_ANON_VMA
