@@ -76,6 +76,10 @@ enum RouteTable {
         Route(.get, process, "A process with its VMAs", answer: #"the process with "vmas": [vma]"#) { (app, r) throws(APIError) in
             try app.processJSON(r, withFields: true)
         },
+        Route(.post, process + "/threads", "Create a thread sharing the process's mm (clone(CLONE_VM|CLONE_THREAD))",
+              request: Schemas.thread, status: .created, answer: #"{"pid", "tid"}"#) { (app, r) throws(APIError) in
+            try app.apply(r, .thread, status: .created)
+        },
         Route(.get, process + "/vmas", "VMAs in address order", answer: #"{"vmas": [vma]}"#) { (app, r) throws(APIError) in
             try app.processJSON(r, withFields: false)
         },

@@ -4,10 +4,10 @@ import MMHTTP
 
 /// The handlers of the routes under /v1/sessions/{sid} (RouteTable).
 extension MMSimApp {
-    /// POST …/files, …/processes, …/replay: the body is the op's arguments.
+    /// POST …/files, …/processes, …/processes/{pid}/threads, …/replay: the body is the op's arguments.
     func apply(_ r: RouteRequest, _ name: OpName, status: HTTPStatus) throws(APIError) -> HTTPResponse {
         let s = try store.get(r.sid)
-        let op = try Op.decode(name, pid: 0, try Args(try body(r.http), schema: Schemas.arguments(name)))
+        let op = try Op.decode(name, pid: name.takesPid ? r.pid : 0, try Args(try body(r.http), schema: Schemas.arguments(name)))
         return json(try applyOne(s, op), status: status)
     }
 

@@ -16,11 +16,16 @@ extension Op {
             case let .process(comm):
                 guard sim.processes.count < maxProcesses else { throw Self.tooManyProcesses(maxProcesses) }
                 return .process(sim.createProcess(comm: comm))
-            case let .syscall(pid, call):
+            case let .thread(pid):
+                let tid = try sim.createThread(pid: pid)
+                return .json(.object([("pid", .num(pid)), ("tid", .num(tid))]))
+            case let .syscall(pid, tid, call):
+                if let tid { _ = try sim.process(pid, tid: tid) }
                 if case .fork = call, sim.processes.count >= maxProcesses { throw Self.tooManyProcesses(maxProcesses) }
                 let r = try sim.syscall(pid: pid, call)
                 return summary ? .syscallSummary(SyscallSummary(r)) : .syscall(r)
-            case let .fault(pid, address, access, mode, inject):
+            case let .fault(pid, tid, address, access, mode, inject):
+                if let tid { _ = try sim.process(pid, tid: tid) }
                 let r = try sim.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
                 return summary ? .faultSummary(FaultSummary(r)) : .fault(r)
             case let .touch(pid, address, pages, access):

@@ -157,7 +157,7 @@ enum DTO {
     static func process(_ p: Process) -> JSONValue {
         .object([("pid", .num(p.pid)), ("ppid", .num(p.ppid)), ("comm", .string(p.comm)),
                  ("state", .string(p.state.rawValue)), ("exit_status", .num(p.exitStatus)),
-                 ("vma_count", .num(p.mm.mapCount))])
+                 ("threads", .array(p.threads.map { .num($0) })), ("vma_count", .num(p.mm.mapCount))])
     }
 
     static func stats(_ s: Stats) -> JSONValue {

@@ -5,7 +5,7 @@ import MMCore
 /// strace spellings a syscall also accepts share its case: `openat` is
 /// `.open`, `clone` and `vfork` are `.fork`, `exit_group` is `.exit`.
 enum OpName: Equatable {
-    case file, process, fault, replay, touch
+    case file, process, thread, fault, replay, touch
     case open, close, mmap, munmap, mprotect, madvise, mremap, brk, fork, exit
 
     /// Matches the UTF-8 bytes of a name exactly (case-sensitive); nil for
@@ -25,7 +25,8 @@ enum OpName: Equatable {
                 : Keywords.equal(b, "vfork") ? .fork : nil
         case 6:
             name = Keywords.equal(b, "munmap") ? .munmap : Keywords.equal(b, "mremap") ? .mremap
-                : Keywords.equal(b, "replay") ? .replay : Keywords.equal(b, "openat") ? .open : nil
+                : Keywords.equal(b, "replay") ? .replay : Keywords.equal(b, "openat") ? .open
+                : Keywords.equal(b, "thread") ? .thread : nil
         case 7:
             name = Keywords.equal(b, "process") ? .process : Keywords.equal(b, "madvise") ? .madvise : nil
         case 8: name = Keywords.equal(b, "mprotect") ? .mprotect : nil
@@ -46,7 +47,7 @@ enum OpName: Equatable {
     /// Whether this is a syscall (the `syscall(_:_:)` names).
     var isSyscall: Bool {
         switch self {
-        case .file, .process, .fault, .replay, .touch: false
+        case .file, .process, .thread, .fault, .replay, .touch: false
         default: true
         }
     }
@@ -59,6 +60,7 @@ enum OpName: Equatable {
         switch self {
         case .file: "file"
         case .process: "process"
+        case .thread: "thread"
         case .fault: "fault"
         case .replay: "replay"
         case .touch: "touch"

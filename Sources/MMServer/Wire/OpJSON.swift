@@ -13,9 +13,12 @@ extension Op {
                             ("mode", .string("0" + String(mode, radix: 8)))])
         case let .process(comm):
             return .object([("op", .string("process")), ("comm", .string(comm))])
-        case let .fault(pid, address, access, mode, inject):
-            var m: [(String, JSONValue)] = [("op", .string("fault")), ("pid", .num(pid)), ("address", .addr(address)),
-                                            ("access", .string(access.rawValue)), ("mode", .string(mode.rawValue))]
+        case let .thread(pid):
+            return .object([("op", .string("thread")), ("pid", .num(pid))])
+        case let .fault(pid, tid, address, access, mode, inject):
+            var m: [(String, JSONValue)] = [("op", .string("fault")), ("pid", .num(pid))]
+            if let tid { m.append(("tid", .num(tid))) }
+            m += [("address", .addr(address)), ("access", .string(access.rawValue)), ("mode", .string(mode.rawValue))]
             if inject != FaultInjection() {
                 m.append(("inject", .object(FaultInjection.switches.map { ($0.name, .bool(inject[keyPath: $0.keyPath])) })))
             }
@@ -29,8 +32,9 @@ extension Op {
             if let pid = r.pid { m.append(("pid", .num(pid))) }
             m.append(("faults", .string(r.faults.rawValue)))
             return .object(m)
-        case let .syscall(pid, call):
-            return .object([("op", .string(call.name)), ("pid", .num(pid))] + Self.arguments(call))
+        case let .syscall(pid, tid, call):
+            let who: [(String, JSONValue)] = tid.map { [("pid", .num(pid)), ("tid", .num($0))] } ?? [("pid", .num(pid))]
+            return .object([("op", .string(call.name))] + who + Self.arguments(call))
         }
     }
 

@@ -6,8 +6,12 @@ import MMTrace
 enum Op {
     case file(path: String, size: UInt64, mode: UInt32)
     case process(comm: String)
-    case syscall(pid: Int, Syscall)
-    case fault(pid: Int, address: UInt64, access: Access, mode: FaultMode, inject: FaultInjection)
+    /// A thread of process `pid` (clone(CLONE_VM|CLONE_THREAD)).
+    case thread(pid: Int)
+    /// A syscall by process `pid`, made by thread `tid` (nil: the leader).
+    case syscall(pid: Int, tid: Int?, Syscall)
+    /// A fault in process `pid` taken by thread `tid` (nil: the leader).
+    case fault(pid: Int, tid: Int?, address: UInt64, access: Access, mode: FaultMode, inject: FaultInjection)
     /// Touch `pages` consecutive pages: one fault each (a scripting convenience).
     case touch(pid: Int, address: UInt64, pages: Int, access: Access)
     /// A trace replay (POST …/replay).
@@ -71,9 +75,11 @@ extension Op {
             return .file(path: try a.string("path"), size: UInt64(size), mode: mode)
         case .process:
             return .process(comm: try a.string("comm", default: "sim"))
+        case .thread:
+            return .thread(pid: pid)
         case .fault:
             let (addr, access, mode, inject) = try Requests.fault(a)
-            return .fault(pid: pid, address: addr, access: access, mode: mode, inject: inject)
+            return .fault(pid: pid, tid: try tid(a), address: addr, access: access, mode: mode, inject: inject)
         case .replay:
             return .replay(try replay(a.tree()))
         case .touch:
@@ -87,8 +93,16 @@ extension Op {
             }
             return .touch(pid: pid, address: addr, pages: pages, access: access)
         default:
-            return .syscall(pid: pid, try Requests.syscall(name, a))
+            return .syscall(pid: pid, tid: try tid(a), try Requests.syscall(name, a))
         }
+    }
+
+    /// The optional `tid` of a fault or syscall: a positive integer.
+    private static func tid<A: OpFields>(_ a: A) throws(APIError) -> Int? {
+        guard a.has("tid") else { return nil }
+        let tid = try a.int("tid")
+        guard tid > 0 else { throw .badRequest("field '\(a.context)tid' must be a positive thread id") }
+        return tid
     }
 
     private static func modeString(_ a: Args) throws(APIError) -> String {

@@ -46,7 +46,7 @@ enum Requests {
             return .fork
         case .exit:
             return .exit(status: try a.int("status", default: 0))
-        case .file, .process, .fault, .replay, .touch:
+        case .file, .process, .thread, .fault, .replay, .touch:
             throw APIError(.internalError, "\(name) is not a syscall")
         }
     }

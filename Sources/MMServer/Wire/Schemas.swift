@@ -27,6 +27,12 @@ enum Schemas {
         Field("comm", .string, "command name (default \"sim\")"),
     ])
 
+    static let thread = Schema(name: "ThreadCreate", description: "A thread sharing the process's mm (clone(CLONE_VM|CLONE_THREAD)); no fields.",
+                               fields: [])
+
+    /// The thread making a fault or syscall.
+    static let tid = Field("tid", .integer, "thread of the process that makes it (default: the leader, tid = pid)")
+
     static let inject = Schema(
         name: "FaultInjection", description: "Concurrent conditions injected into this fault; each defaults to false.",
         fields: FaultInjection.switches.map { Field($0.name, .boolean, $0.summary) })
@@ -39,6 +45,7 @@ enum Schemas {
         Field("access", .oneOf(accessNames), "access type (default read)"),
         Field("mode", .oneOf(faultModeNames), "user or kernel mode (default user)"),
         Field("inject", .object(inject), "injected concurrent conditions"),
+        tid,
     ])
 
     static let touch = Schema(name: "Touch", description: "One fault on each of `pages` consecutive pages.", fields: [
@@ -86,9 +93,9 @@ enum Schemas {
         case .brk: f = [Field("brk", .address, "new program break (0 or absent: query)")]
         case .fork: f = []
         case .exit: f = [Field("status", .integer, "exit status (default 0)")]
-        case .file, .process, .fault, .replay, .touch: f = []
+        case .file, .process, .thread, .fault, .replay, .touch: f = []
         }
-        return Schema(name: "Syscall_\(name.canonical)", description: "Arguments of \(name.canonical)(2).", fields: f)
+        return Schema(name: "Syscall_\(name.canonical)", description: "Arguments of \(name.canonical)(2).", fields: f + [tid])
     }
 
     /// The arguments of an op, without `op` and `pid` (an endpoint's body).
@@ -96,6 +103,7 @@ enum Schemas {
         switch name {
         case .file: file
         case .process: process
+        case .thread: thread
         case .fault: fault
         case .touch: touch
         case .replay: replay
@@ -142,12 +150,12 @@ enum Schemas {
     ])
 
     /// Every op name, canonical spelling first.
-    static let allOps: [OpName] = [.file, .process, .fault, .touch, .replay,
+    static let allOps: [OpName] = [.file, .process, .thread, .fault, .touch, .replay,
                                    .open, .close, .mmap, .munmap, .mprotect, .madvise, .mremap, .brk, .fork, .exit]
 
     /// Every schema the OpenAPI document lists under components.
     static var all: [Schema] {
-        [sessionCreate, options, file, process, fault, inject, touch, replay, batch, compare]
+        [sessionCreate, options, file, process, thread, fault, inject, touch, replay, batch, compare]
             + OpName.syscalls.map(syscall) + allOps.map(op)
     }
 }
