@@ -23,6 +23,12 @@ extension Machine {
                 mmapUnlock()
                 return finishOp()
             }
+            if flags & (Linux.MREMAP_FIXED | Linux.MREMAP_DONTUNMAP) == 0 {
+                // Same size, no MREMAP_FIXED/DONTUNMAP: nothing to move (mremap returns the old address).
+                step("mremap", "old_size == new_size: nothing to do")
+                mmapUnlock()
+                return finishOp()
+            }
             if flags & Linux.MREMAP_FIXED != 0 {
                 guard newAddr & 0xfff == 0, newAddr + len <= old || newAddr >= old + len else {
                     step("mremap", "EINVAL")
