@@ -17,6 +17,10 @@ final class RouterTests: XCTestCase {
             #"{"addr": "0x7f0000000000", "length": 8192, "prot": "PROT_READ|PROT_WRITE", "flags": "MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED"}"#,
         "POST /v1/sessions/{sid}/processes/{pid}/faults": #"{"address": "0x7f0000000000", "access": "write"}"#,
         "POST /v1/sessions/{sid}/ops": #"{"ops": [{"op": "fault", "pid": 1, "address": "0x7f0000001000"}], "detail": "summary"}"#,
+        "POST /v1/sessions/{sid}/explore":
+            #"{"pid": 1, "threads": {"T1": [{"op": "fault", "address": "0x7f0000000000", "access": "write"}], "T2": [{"op": "munmap", "addr": "0x7f0000001000", "length": 4096}]}}"#,
+        "POST /v1/sessions/{sid}/interleave":
+            #"{"pid": 1, "threads": {"T1": [{"op": "fault", "address": "0x7f0000000000", "access": "write"}]}, "schedule": ["T1"]}"#,
         "POST /v1/sessions/{sid}/replay": #"{"format": "strace", "text": "", "faults": "none"}"#,
         "POST /v1/compare": #"{"kernels": ["6.4", "6.18"], "ops": [{"op": "process"}]}"#,
     ]

@@ -108,6 +108,16 @@ enum RouteTable {
               answer: #"{"results": [result or {"error"}]}"#) { (app, r) throws(APIError) in
             try app.batch(r)
         },
+        Route(.post, session + "/explore", "Explore every interleaving of threads sharing a process's mm: hazards, outcomes, deadlocks",
+              request: Schemas.explore,
+              answer: #"{"kernel", "schedules_explored", "bounded", "bounded_by", "outcomes", "hazards", "deadlocks", "lock_wait_graph", "fault_paths"}"#) { (app, r) throws(APIError) in
+            try app.explore(r)
+        },
+        Route(.post, session + "/interleave", "Run one schedule of threads step by step (optionally commit its end state)",
+              request: Schemas.interleave,
+              answer: #"{"kernel", "steps": [{index, thread, fn, note, reads, writes, locks, detectors, vmas, anon_vmas}], "finished", "hazards", "deadlock", "fault_codes", "blocked", "linearization", "committed"}"#) { (app, r) throws(APIError) in
+            try app.interleave(r)
+        },
         Route(.post, session + "/replay", "Replay strace, perf script or /proc/PID/maps text", request: Schemas.replay,
               answer: #"{"applied", "skipped", "processes", "agreement", "disagreements", "lines"} (maps: {"pid", "lines"})"#) { (app, r) throws(APIError) in
             try app.apply(r, .replay, status: .ok)

@@ -14,6 +14,14 @@ public struct Limits: Sendable, Equatable {
     public var maxSessionOps = 2_000_000
     /// Idle sessions are deleted after this many seconds.
     public var sessionIdleSeconds: Double = 3600
+    /// POST …/explore and …/interleave: threads per request, ops per thread,
+    /// the preemption bound, complete schedules and wall time per search
+    /// (a search cut by these answers `"bounded": true` and says which).
+    public var maxExploreThreads = 6
+    public var maxExploreOpsPerThread = 16
+    public var maxExplorePreemptionBound = 6
+    public var maxExploreSchedules = 1_000_000
+    public var exploreTimeLimitSeconds: Double = 20
     public init() {}
 }
 
@@ -45,7 +53,8 @@ public struct ServerConfig: Sendable, Equatable {
     static let keys = ["host", "port", "public_dir", "default_kernel", "max_sessions", "max_processes_per_session",
                        "max_batch_ops", "max_session_ops", "session_idle_seconds", "max_header_bytes", "max_body_bytes",
                        "read_timeout_seconds", "idle_timeout_seconds", "max_connections", "event_loops",
-                       "access_log"]
+                       "access_log", "max_explore_threads", "max_explore_ops_per_thread", "max_explore_preemption_bound",
+                       "max_explore_schedules", "explore_time_limit_seconds"]
 
     /// Sets one key from its text form.
     mutating func set(_ key: String, _ text: String) throws(Invalid) {
@@ -74,6 +83,11 @@ public struct ServerConfig: Sendable, Equatable {
         case "max_batch_ops": limits.maxBatchOps = try int()
         case "max_session_ops": limits.maxSessionOps = try int()
         case "session_idle_seconds": limits.sessionIdleSeconds = try dbl()
+        case "max_explore_threads": limits.maxExploreThreads = try int()
+        case "max_explore_ops_per_thread": limits.maxExploreOpsPerThread = try int()
+        case "max_explore_preemption_bound": limits.maxExplorePreemptionBound = try int()
+        case "max_explore_schedules": limits.maxExploreSchedules = try int()
+        case "explore_time_limit_seconds": limits.exploreTimeLimitSeconds = try dbl()
         case "max_header_bytes": maxHeaderBytes = try int()
         case "max_body_bytes": maxBodyBytes = try int()
         case "read_timeout_seconds": readTimeoutSeconds = try dbl()

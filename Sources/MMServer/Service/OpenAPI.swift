@@ -31,6 +31,7 @@ enum OpenAPI {
                  ]))])
         case let .object(s): ref(s.name)
         case let .array(item): obj([("type", .string("array")), ("items", schema(item))])
+        case let .map(item): obj([("type", .string("object")), ("additionalProperties", schema(item))])
         case let .ref(name): ref(name)
         }
     }
@@ -126,6 +127,8 @@ enum OpenAPI {
         for s in Schemas.all where !schemas.contains(where: { $0.0 == s.name }) { schemas.append((s.name, schema(s))) }
         schemas.append(("Op", obj([("description", .string("One operation of a batch or compare: `op` names it.")),
                                     ("oneOf", .array(Schemas.allOps.map { ref("Op_\($0.canonical)") }))])))
+        schemas.append(("ThreadOp", obj([("description", .string("One operation of a thread's program: an `ops` entry without `pid`.")),
+                                          ("oneOf", .array(ExploreRequest.threadOps.map { ref("ThreadOp_\($0.canonical)") }))])))
         return obj([
             ("openapi", .string("3.1.0")),
             ("info", obj([("title", .string("mmsim")), ("version", .string("1")),

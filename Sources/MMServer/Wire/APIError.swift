@@ -11,6 +11,8 @@ public struct APIError: Error, Equatable, Sendable {
         case conflict
         case tooLarge = "too_large"
         case limitExceeded = "limit_exceeded"
+        /// interleave: the schedule runs a thread that cannot run (blocked or finished).
+        case scheduleRejected = "schedule_rejected"
         case internalError = "internal"
 
         public var status: Int {
@@ -20,7 +22,7 @@ public struct APIError: Error, Equatable, Sendable {
             case .methodNotAllowed: 405
             case .conflict: 409
             case .tooLarge: 413
-            case .limitExceeded: 422
+            case .limitExceeded, .scheduleRejected: 422
             case .internalError: 500
             }
         }

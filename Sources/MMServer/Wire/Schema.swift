@@ -56,6 +56,8 @@ indirect enum FieldType: Sendable {
     case object(Schema)
     /// An array of `FieldType`.
     case array(FieldType)
+    /// An object whose keys the caller names (thread names), each a `FieldType`.
+    case map(FieldType)
     /// An object of the schema named (resolved by OpenAPI; for recursive or shared shapes).
     case ref(String)
 }
