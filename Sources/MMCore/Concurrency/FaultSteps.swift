@@ -69,9 +69,7 @@ extension Machine {
         case FaultPC.findVMA:
             faultFindVMA(addr)
         case FaultPC.writeLock:
-            step("mmap_write_lock", "lock_mm_and_find_vma(): retake for write to expand the stack")
-            t.pc = FaultPC.findAgain
-            _ = mmapLock(write: true)
+            writeLockStep("lock_mm_and_find_vma(): retake for write to expand the stack", next: FaultPC.findAgain)
         case FaultPC.findAgain:
             faultFindAgain(addr)
         case FaultPC.decide:

@@ -11,9 +11,7 @@ extension Machine {
     mutating func forkStep() {
         switch t.pc {
         case ForkPC.lock:
-            step("mmap_write_lock", "dup_mmap(): the parent's, then the child's (uncontended)")
-            t.pc = ForkPC.start
-            _ = mmapLock(write: true)
+            writeLockStep("dup_mmap(): the parent's, then the child's (uncontended)", next: ForkPC.start)
         case ForkPC.start:
             readTree(race: .forkVsFault)
             t.list = w.tree.vmas

@@ -20,6 +20,13 @@ extension Machine {
         return false
     }
 
+    /// An mmap_lock writer's first step: mmap_write_lock(), continuing at `next`.
+    mutating func writeLockStep(_ note: String, next: Int) {
+        step("mmap_write_lock", note)
+        t.pc = next
+        _ = mmapLock(write: true)
+    }
+
     /// mmap_read_trylock(): fails while a writer holds the lock or anyone waits (RWSEM_READ_FAILED_MASK).
     mutating func mmapReadTrylock() -> Bool {
         rec.writes.append(.mmapLock)

@@ -14,9 +14,7 @@ extension Machine {
         let len = pageAlign(length)
         switch t.pc {
         case MmapPC.lock:
-            step("mmap_write_lock", "mmap")
-            t.pc = MmapPC.place
-            _ = mmapLock(write: true)
+            writeLockStep("mmap", next: MmapPC.place)
         case MmapPC.place:
             readTree(race: .dupAnonVMA)
             let fixed = flags & Linux.MAP_FIXED != 0

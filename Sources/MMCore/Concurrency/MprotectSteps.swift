@@ -38,9 +38,7 @@ extension Machine {
         let end = t.pc <= MprotectPC.find ? addr &+ pageAlign(length) : t.a1
         switch t.pc {
         case MprotectPC.lock:
-            step("mmap_write_lock", "mprotect")
-            t.pc = MprotectPC.find
-            _ = mmapLock(write: true)
+            writeLockStep("mprotect", next: MprotectPC.find)
         case MprotectPC.find:
             readTree(race: .dupAnonVMA)
             guard addr & 0xfff == 0, prot & ~(Linux.PROT_READ | Linux.PROT_WRITE | Linux.PROT_EXEC) == 0, end > addr,

@@ -13,9 +13,7 @@ extension Machine {
         let dontunmap = flags & Linux.MREMAP_DONTUNMAP != 0
         switch t.pc {
         case MremapPC.lock:
-            step("mmap_write_lock", "mremap")
-            t.pc = MremapPC.find
-            _ = mmapLock(write: true)
+            writeLockStep("mremap", next: MremapPC.find)
         case MremapPC.find:
             readTree(race: .anonTestBeforeLock)
             guard old & 0xfff == 0, len > 0, let v = w.find(containing: old), w.vmas[v].end >= old + len else {

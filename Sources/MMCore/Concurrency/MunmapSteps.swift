@@ -14,9 +14,7 @@ extension Machine {
         let race = Race.stackRot
         switch t.pc {
         case MunmapPC.lock:
-            step("mmap_write_lock", "munmap")
-            t.pc = MunmapPC.gather
-            _ = mmapLock(write: true)
+            writeLockStep("munmap", next: MunmapPC.gather)
         case MunmapPC.gather:
             readTree(race: race)
             if addr & 0xfff != 0 || length == 0 || end <= start {
