@@ -92,7 +92,7 @@ public struct TraceBundle {
 public enum CompareCommand {
     public static func run(_ args: [String]) -> Int32 {
         var trace: String?
-        var kernels = KernelModel.all
+        var kernels = KernelModel.historic
         var options: [String] = []
         var faultsName: String?
         var showDisagreements = false

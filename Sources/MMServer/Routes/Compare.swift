@@ -6,7 +6,7 @@ import MMTrace
 enum Compare {
     static func run(_ body: JSONValue, limits: Limits) throws(APIError) -> JSONValue {
         let a = try Args(body, schema: Schemas.compare)
-        var models: [KernelModel] = KernelModel.all
+        var models: [KernelModel] = KernelModel.historic
         if case let .array(items)? = a.value["kernels"] {
             models = []
             for item in items {

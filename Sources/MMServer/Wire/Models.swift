@@ -8,9 +8,12 @@ enum Models {
         .object([
             ("kernels", .array(KernelModel.all.map { k in
                 .object([("id", .string(k.id)), ("spec", .string(k.spec)), ("title", .string(k.title)),
-                         ("summary", .string(k.summary))])
+                         ("summary", .string(k.summary)), ("per_vma_lock", .bool(k.perVMALock))])
             })),
             ("default", .string(def.id)),
+            // The four models the thread compares (compare's default columns).
+            ("compare_default", .array(KernelModel.historic.map { .string($0.id) })),
+            ("mutants", .array(Mutant.allCases.map { .string($0.rawValue) })),
             ("options", .array(ModelOptions.switches.map { s in
                 .object([("name", .string(s.name)), ("summary", .string(s.summary))])
             })),
