@@ -1,7 +1,7 @@
 import XCTest
 @testable import MMCore
 
-/// mremap(2): kernel-model.md §3.6 (check_mremap_params, remap_is_valid,
+/// mremap(2): docs/KERNEL-MODEL.md §3.6 (check_mremap_params, remap_is_valid,
 /// expand_vma_in_place → vma_merge_extend, move_vma → copy_vma,
 /// move_page_tables, unmap_source_vma, dontunmap_complete); E-19, E-19b.
 final class MremapTests: XCTestCase {

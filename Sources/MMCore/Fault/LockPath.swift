@@ -1,4 +1,4 @@
-/// Which lock a fault runs under (kernel-model.md §4.2–4.4, §4.9–4.12, §9.3).
+/// Which lock a fault runs under (docs/KERNEL-MODEL.md §4.2–4.4, §4.9–4.12, §9.3).
 ///
 /// The pipeline is `do_user_addr_fault()` of arch/x86/mm/fault.c: a user fault
 /// first tries the per-VMA lock (`lock_vma_under_rcu()`); a lookup failure or a

@@ -1,4 +1,4 @@
-/// Stack growth on a fault below a VM_GROWSDOWN VMA (kernel-model.md §4.4,
+/// Stack growth on a fault below a VM_GROWSDOWN VMA (docs/KERNEL-MODEL.md §4.4,
 /// §9.2 row 23).
 extension Simulation {
     /// RLIMIT_STACK of the test machine (`ulimit -s` 8192 KiB).

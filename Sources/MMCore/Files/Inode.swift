@@ -1,7 +1,7 @@
 /// An inode of the session's file system, or a shmem object.
 ///
 /// Page-cache pages belong to the inode (its `address_space`), so two opens of
-/// one path share them (kernel-model.md §1.3).
+/// one path share them (docs/KERNEL-MODEL.md §1.3).
 public final class Inode {
     /// What backs the inode.
     public enum Kind: Sendable, Equatable {

@@ -1,10 +1,10 @@
 /// The per-version rules in one place: a kernel version is data, not
-/// scattered `if version == …` (kernel-model.md §0.1, §4.9–4.12, §9.3).
+/// scattered `if version == …` (docs/KERNEL-MODEL.md §0.1, §4.9–4.12, §9.3).
 public struct KernelModel: Sendable, Equatable, Hashable {
     /// API id: "6.3", "v3-patch", "6.4", "6.18", and the 6.4.y / hypothetical
     /// ids of docs/CONCURRENCY.md §4.
     public internal(set) var id: String
-    /// kernel-model.md name: M0…M3 (variants keep their base's).
+    /// docs/KERNEL-MODEL.md name: M0…M3 (variants keep their base's).
     public internal(set) var spec: String
     public internal(set) var title: String
     public internal(set) var summary: String
@@ -118,7 +118,7 @@ public struct KernelModel: Sendable, Equatable, Hashable {
     public static func named(_ id: String) -> KernelModel? { all.first { $0.id == id } }
 }
 
-/// The thread's "what if" options (kernel-model.md §8.4); not kernel behaviour.
+/// The thread's "what if" options (docs/KERNEL-MODEL.md §8.4); not kernel behaviour.
 public struct ModelOptions: Sendable, Equatable, Hashable, Codable {
     /// Allocate the anon_vma when a private writable VMA is created, not at first write fault.
     public var eagerAnonVMA: Bool
@@ -131,7 +131,7 @@ public struct ModelOptions: Sendable, Equatable, Hashable, Codable {
     }
 }
 
-/// Concurrent conditions injected into one fault (kernel-model.md §4.1–4.2).
+/// Concurrent conditions injected into one fault (docs/KERNEL-MODEL.md §4.1–4.2).
 public struct FaultInjection: Sendable, Equatable {
     /// Every mmap_read_trylock() fails.
     public var mmapLockContended: Bool

@@ -52,7 +52,7 @@ public final class Process {
     }
 }
 
-/// Layout defaults of a new process (kernel-model.md §2.3: ASLR off).
+/// Layout defaults of a new process (docs/KERNEL-MODEL.md §2.3: ASLR off).
 public struct LayoutConfig: Sendable, Equatable, Codable {
     /// mmap_base for top-down placement.
     public var mmapBase: UInt64

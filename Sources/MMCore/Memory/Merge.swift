@@ -1,4 +1,4 @@
-/// VMA merging (kernel-model.md §2.5, rules R1–R6), after mm/vma.c of the
+/// VMA merging (docs/KERNEL-MODEL.md §2.5, rules R1–R6), after mm/vma.c of the
 /// 6.16–6.18 era: `is_mergeable_vma`, `is_mergeable_anon_vma`,
 /// `can_vma_merge_before/after/left/right`, `vma_merge_new_range`,
 /// `vma_merge_existing_range`, `vma_expand`, `commit_merge`.

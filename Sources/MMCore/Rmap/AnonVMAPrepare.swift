@@ -1,4 +1,4 @@
-/// Lazy anon_vma creation (kernel-model.md §4.8, §5, §8.4).
+/// Lazy anon_vma creation (docs/KERNEL-MODEL.md §4.8, §5, §8.4).
 ///
 /// An anon_vma is created only when something first needs one: a fault that
 /// installs an anonymous page, stack expansion, guard installation — never by
@@ -148,7 +148,7 @@ extension Simulation {
         return nil
     }
 
-    /// The `eagerAnonVMA` option (kernel-model.md §8.4, Matthew Wilcox's "why not
+    /// The `eagerAnonVMA` option (docs/KERNEL-MODEL.md §8.4, Matthew Wilcox's "why not
     /// at mmap time?"): a private (neither VM_SHARED nor VM_MAYSHARE), writable
     /// VMA left without an anon_vma by mmap/brk/mprotect/mremap gets one at
     /// once, with the normal neighbour search. Not kernel behaviour.

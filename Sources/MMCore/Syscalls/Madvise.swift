@@ -1,4 +1,4 @@
-/// madvise(2) (kernel-model.md §3.5): mm/madvise.c `do_madvise`,
+/// madvise(2) (docs/KERNEL-MODEL.md §3.5): mm/madvise.c `do_madvise`,
 /// `madvise_walk_vmas`, `madvise_vma_behavior`, `madvise_update_vma`,
 /// `madvise_dontneed_free`, `madvise_populate`, `madvise_guard_install`,
 /// `madvise_guard_remove`.
@@ -332,7 +332,7 @@ extension Simulation {
 
     /// Prepares an anon_vma for an anonymous VMA that gets guard markers, so
     /// that fork copies its page tables (the machine's backport behaves as if
-    /// anon_vma_prepare() ran, kernel-model.md §3.5): __anon_vma_prepare()
+    /// anon_vma_prepare() ran, docs/KERNEL-MODEL.md §3.5): __anon_vma_prepare()
     /// reuses a neighbour's anon_vma or allocates one.
     func anonVMAPrepareForGuard(_ p: Process, _ vma: VMA) {
         _ = anonVMAPrepare(p, vma)

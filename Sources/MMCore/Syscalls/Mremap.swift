@@ -1,4 +1,4 @@
-/// mremap(2) (kernel-model.md §3.6), after mm/mremap.c of 6.18
+/// mremap(2) (docs/KERNEL-MODEL.md §3.6), after mm/mremap.c of 6.18
 /// (`struct vma_remap_struct`): `check_mremap_params`, `do_mremap`,
 /// `remap_move` (6.17+: a same-size MREMAP_FIXED move may span several
 /// VMAs), `check_prep_vma`, `mremap_to`, `mremap_at`, `shrink_vma`,
