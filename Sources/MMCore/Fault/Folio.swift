@@ -30,6 +30,10 @@ public final class Folio {
     public let kind: Kind
     /// PageAnonExclusive.
     public var anonExclusive = false
+    /// An anonymous folio MADV_FREE made lazily freeable (PG_swapbacked
+    /// cleared by folio_mark_lazyfree()): reclaim discards it if no PTE
+    /// dirtied it again.
+    public var lazyFree = false
 
     private static let noCopySource = Int.min
 

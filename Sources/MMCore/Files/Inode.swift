@@ -22,6 +22,9 @@ public final class Inode {
     public let kind: Kind
     /// Page cache: file page index → folio.
     public var pageCache: [UInt64: Folio] = [:]
+    /// Regular files: page indices below EOF that are not in the page cache
+    /// (a hole punched by MADV_REMOVE/fallocate); every other page is cached.
+    public var uncachedPages: Set<UInt64> = []
 
     public init(ino: Int, path: String, size: UInt64, mode: UInt32, kind: Kind = .regular) {
         self.ino = ino

@@ -4,6 +4,8 @@
 public enum SimulationError: Error, Equatable, Sendable {
     case noSuchProcess(Int)
     case processExited(Int)
+    /// A tid that is not a thread of the process (pid, tid).
+    case noSuchThread(Int, Int)
     case fileExists(String)
     case limitExceeded(String)
 }

@@ -126,6 +126,7 @@ extension Session {
         switch e {
         case let .noSuchProcess(pid): APIError(.notFound, "no process with pid \(pid) in this session")
         case let .processExited(pid): APIError(.conflict, "process \(pid) has exited")
+        case let .noSuchThread(pid, tid): APIError(.notFound, "no thread \(tid) in process \(pid)")
         case let .fileExists(path): APIError(.conflict, "file '\(path)' already exists in this session")
         case let .limitExceeded(m): APIError(.limitExceeded, m)
         }
