@@ -49,11 +49,21 @@ enum ReplayFixtures {
     static func describe(_ events: [TraceEvent]) -> String { events.map(describe).joined(separator: "\n") }
 
     static func skipReasons(_ events: [TraceEvent]) -> [String] {
-        events.compactMap { if case .skipped(let r, _) = $0.kind { r } else { nil } }
+        events.compactMap {
+            switch $0.kind {
+            case .skipped(let r, _), .unrecognised(let r, _): r
+            default: nil
+            }
+        }
     }
 
     static func nonSkipped(_ events: [TraceEvent]) -> [TraceEvent] {
-        events.filter { if case .skipped = $0.kind { false } else { true } }
+        events.filter {
+            switch $0.kind {
+            case .skipped, .unrecognised: false
+            default: true
+            }
+        }
     }
 }
 
@@ -72,6 +82,12 @@ final class StraceParserTests: XCTestCase {
         let events = parse(line, pid: pid)
         XCTAssertEqual(events.count, 1, ReplayFixtures.describe(events))
         return events.first
+    }
+
+    private func unknownReason(_ line: String) -> String? {
+        guard let e = one(line), case .unrecognised(let reason, let text) = e.kind else { return nil }
+        XCTAssertEqual(text, line)
+        return reason
     }
 
     private func skipReason(_ line: String) -> String? {
@@ -367,9 +383,9 @@ final class StraceParserTests: XCTestCase {
         XCTAssertEqual(skipReason("--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=4206} ---"), "signal SIGCHLD")
         XCTAssertEqual(skipReason("strace: Process 4319 attached"), "strace message")
         XCTAssertEqual(skipReason("4203  <... mmap resumed>) = 0x1000"), "resumed without its unfinished start: mmap")
-        XCTAssertEqual(skipReason("what is this"), "unrecognised line")
-        XCTAssertEqual(skipReason("munmap(0x1000, 4096"), "truncated line: no closing parenthesis")
-        XCTAssertEqual(skipReason("mmap(NULL, 4096, PROT_READ"), "truncated line: no closing parenthesis")
+        XCTAssertEqual(unknownReason("what is this"), "unrecognised line")
+        XCTAssertEqual(unknownReason("munmap(0x1000, 4096"), "truncated line: no closing parenthesis")
+        XCTAssertEqual(unknownReason("mmap(NULL, 4096, PROT_READ"), "truncated line: no closing parenthesis")
         XCTAssertEqual(parse("\n   \n").count, 0)
     }
 
