@@ -199,7 +199,7 @@ public struct StraceParser: TraceLineParser, Sendable {
             threads.insert(child)
             return .thread(childPid: child)
         }
-        return .fork(childPid: child)
+        return TraceTables.isVfork(flags) ? .vfork(childPid: child) : .fork(childPid: child)
     }
 
     /// "+++ exited with N +++", "+++ killed by SIGx [(core dumped)] +++",

@@ -183,4 +183,18 @@ final class StreamingReplayTests: XCTestCase {
         XCTAssertNotNil(p.mm.pageTable[0x5600_0000_0000 >> 12], "the grown VMA kept its page")
         XCTAssertEqual(r.faultsAgreeing, 3)
     }
+
+    /// `strace -ff -o NAME` files are joined (each line under its file's
+    /// pid, merged by time stamp) and replayed as one trace.
+    func testStraceFFFilesAreJoined() throws {
+        let dir = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("MMCoreTests/Fixtures/strace/ff")
+        let bundle = try TraceBundle.load(dir.path)
+        XCTAssertEqual(bundle.format, "strace")
+        let t = bundle.replay(on: Simulation(), faults: .touch)
+        let r = try t.finish()
+        XCTAssertEqual(Set(r.processes.keys), [18853, 18854, 18855, 18856])
+        XCTAssertEqual(r.lines.notUnderstood, [:])
+        XCTAssertGreaterThan(r.lines.applied, 20)
+    }
 }
