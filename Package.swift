@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMTrace", "MMHTTP", "MMServer"],
                           path: "Sources/mmsim-bench"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "MMTraceTests", dependencies: ["MMTrace", "MMCore"]),
+        .testTarget(name: "MMTraceTests", dependencies: ["MMTrace", "MMCore"], exclude: ["Fixtures"]),
         .testTarget(name: "MMServerTests", dependencies: ["MMServer", "MMHTTP", "MMTrace", "MMCore"]),
     ]
 )

@@ -169,7 +169,8 @@ public enum MapsParser {
                                   deleted: deleted, kind: kind(of: path)))
     }
 
-    private static func kind(of path: String) -> MapsEntry.Kind {
+    /// The backing a maps path (or a perf mapping's file name) names.
+    static func kind(of path: String) -> MapsEntry.Kind {
         guard let first = path.utf8.first else { return .anonymous }
         guard first == Ch.lbracket else { return .file }
         switch path {

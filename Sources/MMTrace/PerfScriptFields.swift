@@ -37,31 +37,42 @@ enum PerfFields {
         return nil
     }
 
-    /// pid, tgid and time from the header before the event name, read from
-    /// the right: `comm pid[/tid] [cpu] secs.usecs:`.
+    /// pid, tgid and time from the header before the event name (`-F`
+    /// chooses which columns perf prints; their order is fixed):
+    /// `[comm] [pid/]tid [[cpu]] [secs.frac:] [period] event`. Read from the
+    /// right: the time is the rightmost `digits.digits:` token; numbers right
+    /// of it are the period; the task is the nearest `N/N` or `N` token left
+    /// of the time (or of the event when no time is printed); `[cpu]` is
+    /// skipped. The comm, left of all of them, may hold blanks and digits.
     static func header(_ b: Bytes, _ evStart: Int) -> (Int?, Int?, Double?) {
+        var tokens: [(Int, Int)] = []  // right to left
         var h = evStart
-        func back() { while h > 0, Scan.isSpace(b[h - 1]) { h -= 1 } }
-        func tokenStart() -> Int { var s = h; while s > 0, !Scan.isSpace(b[s - 1]) { s -= 1 }; return s }
-        back()
+        while h > 0, tokens.count < 12 {
+            while h > 0, Scan.isSpace(b[h - 1]) { h -= 1 }
+            guard h > 0 else { break }
+            var s = h
+            while s > 0, !Scan.isSpace(b[s - 1]) { s -= 1 }
+            tokens.append((s, h))
+            h = s
+        }
         var time: Double?
-        if h > 0, b[h - 1] == Ch.colon {
-            let s = tokenStart()
+        var from = 0
+        for (n, (s, e)) in tokens.enumerated() where e - s >= 2 && b[e - 1] == Ch.colon {
             var k = s
-            time = Scan.parseDecimal(b, &k, h - 1)
-            if time != nil { h = s; back() }
+            if let t = Scan.parseDecimal(b, &k, e - 1), k == e - 1 { time = t; from = n + 1; break }
         }
-        if h > 0, b[h - 1] == Ch.rbracket {
-            let s = tokenStart()
-            if b[s] == Ch.lbracket { h = s; back() }
+        for (s, e) in tokens[from...] {
+            if b[s] == Ch.lbracket, b[e - 1] == Ch.rbracket { continue }  // [cpu]
+            var k = s
+            guard let first = Scan.parseUInt(b, &k, e) else { if time == nil { continue } else { break } }
+            if k == e { return (Int(first), nil, time) }
+            if b[k] == Ch.slash {
+                k += 1
+                if let tid = Scan.parseUInt(b, &k, e), k == e { return (Int(tid), Int(first), time) }
+            }
+            if time != nil { break }
         }
-        var s = tokenStart()
-        guard s < h, let first = Scan.parseUInt(b, &s, h) else { return (nil, nil, time) }
-        if s < h, b[s] == Ch.slash {
-            s += 1
-            if let tid = Scan.parseUInt(b, &s, h) { return (Int(tid), Int(first), time) }
-        }
-        return (Int(first), nil, time)
+        return (nil, nil, time)
     }
 
     /// The value after `key` (e.g. "write=") up to the next blank.

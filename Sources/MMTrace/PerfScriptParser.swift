@@ -79,12 +79,25 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
         func skip(_ reason: String) -> TraceEvent {
             event(.skipped(reason: reason, text: Scan.string(b, 0..<end)))
         }
+        func unknown(_ reason: String) -> TraceEvent {
+            event(.unrecognised(reason: reason, text: Scan.string(b, 0..<end)))
+        }
     }
 
     private var pending: [Int: Pending] = [:]
     private var reportedChildren: Set<Int> = []
     private var execReported: Set<Int> = []
+    /// Tasks whose exec `PERF_RECORD_COMM exec` reported (its
+    /// sched_process_exec and sys_exit_execve are then not reported again).
+    private var commExec: Set<Int> = []
+    /// A `PERF_RECORD_FORK` of a new process whose clone flags are not known
+    /// yet: held for one line, since copy_process() emits task_newtask
+    /// (which has them) right after it.
+    private var heldFork: (child: Int, event: TraceEvent)?
     private var exitReported: Set<Int> = []
+    /// Tasks whose end was reported (by an exit syscall or sched_process_exit):
+    /// their `PERF_RECORD_EXIT` (perf_event_exit_task(), later in do_exit()) is not.
+    private var exitSeen: Set<Int> = []
     private var reasons = HashMap<String>()
 
     /// Creates a parser.
@@ -106,6 +119,7 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
         var i = 0
         Scan.skipSpaces(b, &i, end)
         guard i < end else { return }
+        let first = i
         // The event name is the first blank-separated token "sub:name:".
         var (evStart, evEnd) = PerfFields.eventAfterTime(b, i, end)
         while evStart < 0, i < end {
@@ -116,15 +130,30 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
             if colons >= 2, b[i - 1] == Ch.colon, b[s] != Ch.colon { evStart = s; evEnd = i - 1; break }
         }
         guard evStart >= 0 else {
+            if let at = Scan.find(b, 0, end, "PERF_RECORD_"), at == 0 || Scan.isSpace(b[at - 1]) {
+                record(b, at, end, number, &events)
+                return
+            }
+            releaseHeldFork(&events)
             let ctx = Context(b: b, end: end, number: number, pid: nil, tgid: nil, time: nil)
-            events.append(ctx.skip(b[0] == 0x23 ? "comment" : "not a perf script tracepoint line"))
+            if b[first] == 0x23 {
+                events.append(ctx.skip("comment"))
+            } else if Self.isCallchainFrame(b, first, end) {
+                events.append(ctx.skip("callchain frame (perf script -g)"))
+            } else {
+                events.append(ctx.event(.unrecognised(reason: "not a perf script event line", text: Scan.string(b, 0..<end))))
+            }
             return
         }
         let (pid, tgid, time) = PerfFields.header(b, evStart)
         let ctx = Context(b: b, end: end, number: number, pid: pid, tgid: tgid, time: time)
         var f = evEnd + 1
         Scan.skipSpaces(b, &f, end)
-        guard let event = Self.events[Scan.hash(b, evStart..<evEnd)] else {
+        let known = Self.events[Scan.hash(b, evStart..<evEnd)]
+        if heldFork != nil {
+            if case .newTask? = known {} else { releaseHeldFork(&events) }
+        }
+        guard let event = known else {
             let name = evStart..<evEnd
             let r: String
             if Scan.has(b, evStart, end, "syscalls:sys_enter_") {
@@ -142,9 +171,68 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
 
     /// Reports syscalls entered but never exited as `.unknown` results.
     public mutating func finish(into events: inout [TraceEvent]) {
+        releaseHeldFork(&events)
         for key in pending.keys.sorted(by: { pending[$0]!.line < pending[$1]!.line }) {
             flush(key, into: &events)
         }
+    }
+
+    /// A `PERF_RECORD_*` line (see `PerfRecords`).
+    private mutating func record(_ b: Bytes, _ at: Int, _ end: Int, _ number: Int, _ events: inout [TraceEvent]) {
+        let (hpid, htgid, time) = PerfFields.header(b, at)
+        let r = PerfRecords.parse(b, at, end)
+        let ctx = Context(b: b, end: end, number: number, pid: r.tid ?? hpid, tgid: r.pid ?? htgid, time: time)
+        switch r.kind {
+        case .thread(let child), .fork(let child):
+            releaseHeldFork(&events)
+            guard !reportedChildren.contains(child) else { events.append(ctx.skip("child \(child) already reported")); return }
+            var flags = pending[ctx.key].flatMap(Self.cloneFlags)
+            if case .thread = r.kind { flags = TraceTables.CLONE_VM | TraceTables.CLONE_THREAD }
+            if let flags {
+                events.append(report(child: child, flags: flags, ctx))
+            } else {
+                // clone3's flags are in user memory: task_newtask, if recorded, follows.
+                heldFork = (child, ctx.event(r.kind))
+                events.append(ctx.skip("process creation: reported with the next line (task_newtask has the clone flags)"))
+            }
+        case .execNewMM:
+            releaseHeldFork(&events)
+            commExec.insert(ctx.key)
+            events.append(ctx.event(r.kind))
+        case .threadExit:
+            releaseHeldFork(&events)
+            flush(ctx.key, into: &events)
+            if exitSeen.remove(ctx.key) != nil {
+                events.append(ctx.skip("exit already reported"))
+            } else {
+                events.append(ctx.event(r.kind))
+            }
+        case .mapping:
+            if let p = pending[ctx.key], [.mmap, .munmap, .mprotect, .mremap, .brk, .madvise].contains(p.call) {
+                if case .mapping(let m) = r.kind { events.append(ctx.event(.mappingInSyscall(m))) }
+            } else {
+                events.append(ctx.event(r.kind))
+            }
+        default:
+            events.append(ctx.event(r.kind))
+        }
+    }
+
+    /// Reports a held `PERF_RECORD_FORK` as a plain fork: no task_newtask followed it.
+    private mutating func releaseHeldFork(_ events: inout [TraceEvent]) {
+        guard let held = heldFork else { return }
+        heldFork = nil
+        reportedChildren.insert(held.child)
+        events.append(held.event)
+    }
+
+    /// `perf script -g` prints each callchain frame on its own line:
+    /// blanks, a hex address, a symbol, `(dso)`.
+    private static func isCallchainFrame(_ b: Bytes, _ i: Int, _ end: Int) -> Bool {
+        guard i > 0 else { return false }
+        var k = i
+        while k < end, Scan.hexDigit(b[k]) != nil { k += 1 }
+        return k > i && (k == end || Scan.isSpace(b[k]))
     }
 
     private mutating func reason(_ prefix: String, _ b: Bytes, _ name: Range<Int>) -> String {
@@ -173,7 +261,7 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
                 }
             }
             guard let address, let code else {
-                events.append(ctx.skip("page fault without a numeric address")); return
+                events.append(ctx.unknown("page fault without a numeric address")); return
             }
             events.append(ctx.event(.fault(address: address, ip: ip, write: code & 2 != 0,
                                            exec: code & 0x10 != 0, user: code & 4 != 0)))
@@ -192,7 +280,7 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
                 }
             }
             guard let write else {
-                events.append(ctx.skip("mmap_lock event without write=")); return
+                events.append(ctx.unknown("mmap_lock event without write=")); return
             }
             if phase != .acquireReturned { success = nil }
             events.append(ctx.event(.mmapLock(LockEvent(phase: phase, write: write, success: success, mm: mm))))
@@ -203,26 +291,34 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
         case .newTask:
             guard let child = PerfFields.number(b, PerfFields.value(b, f, end, "pid=")).map({ Int($0) }),
                   let flags = PerfFields.number(b, PerfFields.value(b, f, end, "clone_flags="), hex: true)
-            else { events.append(ctx.skip("task_newtask without pid or clone_flags")); return }
+            else { events.append(ctx.unknown("task_newtask without pid or clone_flags")); return }
+            if let held = heldFork {
+                heldFork = nil
+                if held.child != child { reportedChildren.insert(held.child); events.append(held.event) }
+            }
             events.append(report(child: child, flags: flags, ctx))
         case .schedFork:
             guard let child = PerfFields.number(b, PerfFields.value(b, f, end, "child_pid=")).map({ Int($0) }) else {
-                events.append(ctx.skip("sched_process_fork without child_pid")); return
+                events.append(ctx.unknown("sched_process_fork without child_pid")); return
             }
             events.append(report(child: child, flags: pending[ctx.key].flatMap(Self.cloneFlags), ctx))
         case .schedExec:
             // "filename=/usr/bin/ls pid=12 old_pid=12"; the path may hold blanks.
             guard let at = Scan.find(b, f, end, "filename=") else {
-                events.append(ctx.skip("sched_process_exec without filename")); return
+                events.append(ctx.unknown("sched_process_exec without filename")); return
             }
             var pathEnd = end
             var k = end - 5
             while k > at { if Scan.has(b, k, end, " pid=") { pathEnd = k; break }; k -= 1 }
+            if commExec.contains(ctx.key) {
+                events.append(ctx.skip("exec already reported by PERF_RECORD_COMM exec")); return
+            }
             execReported.insert(ctx.key)
             events.append(ctx.event(.execve(path: Scan.string(b, (at + 9)..<pathEnd))))
         case .schedExit:
             let task = PerfFields.number(b, PerfFields.value(b, f, end, "pid=")).map { Int($0) } ?? ctx.key
             flush(task, into: &events)
+            exitSeen.insert(task)
             if exitReported.remove(task) != nil {
                 events.append(ctx.skip("exit already reported by the exit syscall"))
             } else if PerfFields.flag(b, PerfFields.value(b, f, end, "group_dead=")) == true {
@@ -256,6 +352,7 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
         switch call {
         case .exit, .exitGroup:
             exitReported.insert(ctx.key)
+            exitSeen.insert(ctx.key)
             let status = Int(v.0 & 0xff)
             events.append(ctx.event(call == .exit ? .threadExit(status: status) : .exit(status: status)))
             return
@@ -281,6 +378,7 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
         guard reportedChildren.insert(child).inserted else {
             return ctx.skip("child \(child) already reported")
         }
+        if let flags, TraceTables.isVfork(flags) { return ctx.event(.vfork(childPid: child)) }
         if let flags, TraceTables.sharesAddressSpace(flags) { return ctx.event(.thread(childPid: child)) }
         return ctx.event(.fork(childPid: child))
     }
@@ -295,7 +393,7 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
         let b = ctx.b
         var i = f
         guard let raw = Scan.parseInt(b, &i, ctx.end).map({ UInt64(bitPattern: $0) }) else {
-            events.append(ctx.skip("syscall exit without a return value")); return
+            events.append(ctx.unknown("syscall exit without a return value")); return
         }
         let res = result(raw)
         var p = pending[ctx.key]
@@ -303,7 +401,9 @@ public struct PerfScriptParser: TraceLineParser, Sendable {
         switch call {
         case .execve:
             if case .error(let e, _) = res { events.append(ctx.skip("execve failed: " + e.name)); return }
-            if execReported.remove(ctx.key) != nil {
+            if commExec.remove(ctx.key) != nil {
+                events.append(ctx.skip("exec already reported by PERF_RECORD_COMM exec"))
+            } else if execReported.remove(ctx.key) != nil {
                 events.append(ctx.skip("exec already reported by sched_process_exec"))
             } else {
                 events.append(ctx.event(.execve(path: "<unknown>")))

@@ -46,6 +46,16 @@ extension Replayer {
             var simFd = -1
             if flags & Linux.MAP_ANONYMOUS == 0 {
                 var fdMap = fdTable(p.pid)
+                if let m = recentMapping.removeValue(forKey: tracePid ?? -1), m.start == ret,
+                   fdMap[fd].flatMap({ p.fds[$0]?.inode.path }) != m.path {
+                    // perf named the file: (re)open it for this fd (the trace may not show open/close).
+                    if sim.inodes[m.path] == nil { _ = try? sim.createFile(path: m.path, size: 0) }
+                    let openFlags = lazyOpens[p.pid]?.removeValue(forKey: fd) ?? (m.shared && m.write ? Linux.O_RDWR : Linux.O_RDONLY)
+                    if let r = try? sim.syscall(pid: p.pid, .open(path: m.path, flags: openFlags)), r.errno == nil {
+                        fdMap[fd] = Int(r.ret)
+                        setFdTable(p.pid, fdMap)
+                    }
+                }
                 if let f = fdMap[fd] {
                     simFd = f
                 } else {

@@ -40,6 +40,7 @@ public struct StraceParser: TraceLineParser, Sendable {
             TraceEvent(line: number, pid: pid, time: time, duration: duration, kind: kind)
         }
         func skip(_ reason: String) -> TraceEvent { event(.skipped(reason: reason, text: text)) }
+        func unknown(_ reason: String) -> TraceEvent { event(.unrecognised(reason: reason, text: text)) }
     }
 
     private var pending: [Int: Pending] = [:]
@@ -134,12 +135,12 @@ public struct StraceParser: TraceLineParser, Sendable {
             if j < end, b[j] == Ch.lparen {
                 call(ctx, i..<j, end, &events)
             } else {
-                events.append(ctx.skip("unrecognised line"))
+                events.append(ctx.unknown("unrecognised line"))
             }
         } else if c == Ch.gt {
             events.append(ctx.skip("stack trace line (strace -k)"))
         } else {
-            events.append(ctx.skip("unrecognised line"))
+            events.append(ctx.unknown("unrecognised line"))
         }
     }
 
@@ -198,7 +199,7 @@ public struct StraceParser: TraceLineParser, Sendable {
             threads.insert(child)
             return .thread(childPid: child)
         }
-        return .fork(childPid: child)
+        return TraceTables.isVfork(flags) ? .vfork(childPid: child) : .fork(childPid: child)
     }
 
     /// "+++ exited with N +++", "+++ killed by SIGx [(core dumped)] +++",
@@ -223,7 +224,7 @@ public struct StraceParser: TraceLineParser, Sendable {
             events.append(ctx.skip("thread replaced by the execve of another thread"))
             return
         } else {
-            events.append(ctx.skip("unrecognised +++ line"))
+            events.append(ctx.unknown("unrecognised +++ line"))
             return
         }
         let pendingCall = pending[ctx.key]?.call
@@ -301,7 +302,7 @@ public struct StraceParser: TraceLineParser, Sendable {
         var j = i
         while j < end, Scan.isIdent(b[j]) { j += 1 }
         let name = i..<j
-        guard Scan.has(b, j, end, " resumed>") else { events.append(ctx.skip("unrecognised line")); return }
+        guard Scan.has(b, j, end, " resumed>") else { events.append(ctx.unknown("unrecognised line")); return }
         let rest = j + 9
         let nameHash = Scan.hash(b, name)
         guard let call = StraceCall.byName[nameHash], call.isTracked else {
@@ -333,7 +334,7 @@ public struct StraceParser: TraceLineParser, Sendable {
         var cursor = ArgCursor(a, start, end)
         let decoded = StraceDecode.decode(call, &cursor)
         guard let close = cursor.close() else {
-            events.append(ctx.skip("truncated line: no closing parenthesis"))
+            events.append(ctx.unknown("truncated line: no closing parenthesis"))
             return
         }
         let result = StraceDecode.result(a, close, end)

@@ -71,9 +71,32 @@ public struct TraceEvent: Sendable, Equatable {
         case fault(address: UInt64, ip: UInt64?, write: Bool, exec: Bool, user: Bool)
         /// One of perf's mmap_lock tracepoints.
         case mmapLock(LockEvent)
-        /// A line that was recognised but is not modelled, or could not be
-        /// parsed; `text` is the whole line as read.
+        /// `pid` created a process that shares its address space until it
+        /// execs or exits (vfork(), clone(CLONE_VM|CLONE_VFORK), posix_spawn):
+        /// the child's faults and syscalls act on the parent's mm until then.
+        case vfork(childPid: Int)
+        /// The task passed execve's point of no return (begin_new_exec() in
+        /// fs/exec.c, which perf reports as `PERF_RECORD_COMM exec`): what
+        /// came before acted on the old mm, what follows on a fresh one.
+        /// `comm` is the new program's name. A later `.execve` of the same
+        /// exec is not reported.
+        case execNewMM(comm: String)
+        /// A VMA as the kernel reported it to perf (`PERF_RECORD_MMAP2`,
+        /// perf_event_mmap() in kernel/events/core.c): the whole VMA after
+        /// it was created or changed (the ELF loader's mappings at exec,
+        /// mmap, mprotect, brk growth, `[stack]`, `[vdso]`, `[vvar]`).
+        case mapping(MapsEntry)
+        /// A `PERF_RECORD_MMAP2` emitted inside a traced mmap, mprotect,
+        /// brk, mremap or madvise of the same task: the syscall reports the
+        /// change; the record gives the file's name (perf shows no open
+        /// file names) for the mmap in progress.
+        case mappingInSyscall(MapsEntry)
+        /// A line that was recognised but is not modelled; `text` is the
+        /// whole line as read.
         case skipped(reason: String, text: String)
+        /// A line the importer could not make sense of: `reason` names what
+        /// it looked like, `text` is the whole line as read.
+        case unrecognised(reason: String, text: String)
     }
 }
 

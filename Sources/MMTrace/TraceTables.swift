@@ -182,6 +182,13 @@ enum TraceTables {
 
     /// Whether a child created with these clone flags shares the parent's
     /// address space for good (a thread) rather than getting a copy.
+    /// vfork() and clone(CLONE_VM|CLONE_VFORK) (posix_spawn): the child
+    /// runs on the parent's mm until it execs or exits (copy_mm() shares
+    /// the mm with CLONE_VM; the parent waits in wait_for_vfork_done()).
+    static func isVfork(_ flags: UInt64) -> Bool {
+        flags & CLONE_VM != 0 && flags & CLONE_VFORK != 0 && flags & CLONE_THREAD == 0
+    }
+
     static func sharesAddressSpace(_ flags: UInt64) -> Bool {
         flags & CLONE_THREAD != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0)
     }

@@ -132,7 +132,7 @@ final class PerfScriptParserTests: XCTestCase {
         p 1 [000] 1.9: syscalls:sys_exit_vfork: 0x5
         p 1 [000] 2.0: syscalls:sys_enter_fork:
         p 1 [000] 2.1: syscalls:sys_exit_fork: 0xfffffffffffffff5
-        """)).map(\.kind), [.fork(childPid: 2), .thread(childPid: 3), .fork(childPid: 4), .fork(childPid: 5)])
+        """)).map(\.kind), [.fork(childPid: 2), .thread(childPid: 3), .fork(childPid: 4), .vfork(childPid: 5)])
     }
 
     func testExecAndExit() {
@@ -192,7 +192,7 @@ final class PerfScriptParserTests: XCTestCase {
         let events = parse(lines.joined(separator: "\n"))
         XCTAssertEqual(events.map(\.kind), zip(lines, [
             "not a memory syscall: read", "not a memory syscall: read", "unmodelled event: sched:sched_switch",
-            "syscall exit without a recorded entry", "task freed", "not a perf script tracepoint line", "comment",
+            "syscall exit without a recorded entry", "task freed", "callchain frame (perf script -g)", "comment",
         ]).map { .skipped(reason: $1, text: $0) })
     }
 
@@ -219,6 +219,7 @@ final class PerfScriptParserTests: XCTestCase {
                 switch e.kind {
                 case .fork(let c): "\(e.pid!) fork \(c)"
                 case .thread(let c): "\(e.pid!) thread \(c)"
+                case .vfork(let c): "\(e.pid!) vfork \(c)"
                 case .execve(let p): "\(e.pid!) exec \(p)"
                 case .exit(let s): "\(e.pid!) exit \(s)"
                 case .threadExit(let s): "\(e.pid!) threadExit \(s)"
@@ -226,7 +227,7 @@ final class PerfScriptParserTests: XCTestCase {
                 }
             }
             XCTAssertEqual(lifecycle, ["18222 exec ./pstatic", "18222 thread 18224", "18224 threadExit 0", "18222 fork 18225",
-                                       "18225 exit 3", "18222 fork 18226", "18226 exec /proc/self/exe", "18226 exit 5",
+                                       "18225 exit 3", "18222 vfork 18226", "18226 exec /proc/self/exe", "18226 exit 5",
                                        "18222 exit 0"], name)
             let worker = events.filter { $0.pid == 18224 }
             XCTAssertTrue(worker.allSatisfy { $0.tgid == (hasTgid ? 18222 : nil) }, name)

@@ -49,11 +49,21 @@ enum ReplayFixtures {
     static func describe(_ events: [TraceEvent]) -> String { events.map(describe).joined(separator: "\n") }
 
     static func skipReasons(_ events: [TraceEvent]) -> [String] {
-        events.compactMap { if case .skipped(let r, _) = $0.kind { r } else { nil } }
+        events.compactMap {
+            switch $0.kind {
+            case .skipped(let r, _), .unrecognised(let r, _): r
+            default: nil
+            }
+        }
     }
 
     static func nonSkipped(_ events: [TraceEvent]) -> [TraceEvent] {
-        events.filter { if case .skipped = $0.kind { false } else { true } }
+        events.filter {
+            switch $0.kind {
+            case .skipped, .unrecognised: false
+            default: true
+            }
+        }
     }
 }
 
@@ -72,6 +82,12 @@ final class StraceParserTests: XCTestCase {
         let events = parse(line, pid: pid)
         XCTAssertEqual(events.count, 1, ReplayFixtures.describe(events))
         return events.first
+    }
+
+    private func unknownReason(_ line: String) -> String? {
+        guard let e = one(line), case .unrecognised(let reason, let text) = e.kind else { return nil }
+        XCTAssertEqual(text, line)
+        return reason
     }
 
     private func skipReason(_ line: String) -> String? {
@@ -249,8 +265,8 @@ final class StraceParserTests: XCTestCase {
         10  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f) = -1 EAGAIN (Resource temporarily unavailable)
         """)
         let kinds = events.map(\.kind)
-        XCTAssertEqual(Array(kinds.prefix(6)), [.fork(childPid: 11), .thread(childPid: 12), .fork(childPid: 13),
-                                                .fork(childPid: 14), .fork(childPid: 15), .thread(childPid: 16)])
+        XCTAssertEqual(Array(kinds.prefix(6)), [.fork(childPid: 11), .thread(childPid: 12), .vfork(childPid: 13),
+                                                .vfork(childPid: 14), .fork(childPid: 15), .thread(childPid: 16)])
         XCTAssertEqual(ReplayFixtures.skipReasons(events), ["process creation failed: EAGAIN"])
         XCTAssertTrue(events.allSatisfy { $0.pid == 10 })
     }
@@ -263,7 +279,7 @@ final class StraceParserTests: XCTestCase {
         4206  <... execve resumed>)             = 0
         """)
         assertEvents(ReplayFixtures.nonSkipped(events), [
-            E(line: 2, pid: 4203, kind: .fork(childPid: 4206)),
+            E(line: 2, pid: 4203, kind: .vfork(childPid: 4206)),
             E(line: 4, pid: 4206, kind: .execve(path: "/bin/true")),
         ])
         XCTAssertEqual(ReplayFixtures.skipReasons(events), [
@@ -367,9 +383,9 @@ final class StraceParserTests: XCTestCase {
         XCTAssertEqual(skipReason("--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=4206} ---"), "signal SIGCHLD")
         XCTAssertEqual(skipReason("strace: Process 4319 attached"), "strace message")
         XCTAssertEqual(skipReason("4203  <... mmap resumed>) = 0x1000"), "resumed without its unfinished start: mmap")
-        XCTAssertEqual(skipReason("what is this"), "unrecognised line")
-        XCTAssertEqual(skipReason("munmap(0x1000, 4096"), "truncated line: no closing parenthesis")
-        XCTAssertEqual(skipReason("mmap(NULL, 4096, PROT_READ"), "truncated line: no closing parenthesis")
+        XCTAssertEqual(unknownReason("what is this"), "unrecognised line")
+        XCTAssertEqual(unknownReason("munmap(0x1000, 4096"), "truncated line: no closing parenthesis")
+        XCTAssertEqual(unknownReason("mmap(NULL, 4096, PROT_READ"), "truncated line: no closing parenthesis")
         XCTAssertEqual(parse("\n   \n").count, 0)
     }
 
@@ -397,7 +413,7 @@ final class StraceParserTests: XCTestCase {
         XCTAssertEqual(at(52), [.thread(childPid: 4204)])
         XCTAssertEqual(at(65), [.threadExit(status: 0)])
         XCTAssertEqual(at(73), [.exit(status: 139)])
-        XCTAssertEqual(at(77), [.fork(childPid: 4206)])
+        XCTAssertEqual(at(77), [.vfork(childPid: 4206)])
         XCTAssertEqual(at(138), [.execve(path: "/bin/true")])
         XCTAssertEqual(at(171), [.syscall(.mmap(addr: 0, length: 4096, prot: 3, flags: 0x4000_0022, fd: -1, offset: 0),
                                           result: .value(0x7fa2_7598_9000))])
@@ -415,9 +431,9 @@ final class StraceParserTests: XCTestCase {
         XCTAssertEqual(events.first { $0.line == 22 }?.kind,
                        .syscall(.mmap(addr: 0, length: 4096, prot: 1, flags: 2, fd: 3, offset: 0), result: .value(0x7fb6_86f6_c000)))
         XCTAssertEqual(ReplayFixtures.nonSkipped(events).map(\.kind).filter {
-            switch $0 { case .fork, .thread, .execve, .exit, .threadExit: true; default: false }
+            switch $0 { case .fork, .vfork, .thread, .execve, .exit, .threadExit: true; default: false }
         }, [.execve(path: "./pstatic"), .thread(childPid: 18844), .threadExit(status: 0), .fork(childPid: 18845),
-            .exit(status: 3), .fork(childPid: 18846), .execve(path: "/proc/self/exe"), .exit(status: 5), .exit(status: 0)])
+            .exit(status: 3), .vfork(childPid: 18846), .execve(path: "/proc/self/exe"), .exit(status: 5), .exit(status: 0)])
     }
 
     func testFixtureStderrMode() throws {
@@ -425,12 +441,13 @@ final class StraceParserTests: XCTestCase {
         let lifecycle = ReplayFixtures.nonSkipped(events).compactMap { e -> String? in
             switch e.kind {
             case .fork(let c): "\(e.pid ?? 0) fork \(c)"
+            case .vfork(let c): "\(e.pid ?? 0) vfork \(c)"
             case .thread(let c): "\(e.pid ?? 0) thread \(c)"
             case .exit(let s): "\(e.pid ?? 0) exit \(s)"
             default: nil
             }
         }
-        XCTAssertEqual(lifecycle, ["0 thread 4319", "0 thread 4318", "4318 fork 4320", "4320 exit 139", "4318 fork 4321",
+        XCTAssertEqual(lifecycle, ["0 thread 4319", "0 thread 4318", "4318 fork 4320", "4320 exit 139", "4318 vfork 4321",
                                    "4321 exit 0", "4318 fork 4322", "4322 exit 139", "4318 fork 4323", "4323 thread 4324",
                                    "4323 exit 0", "4318 exit 0"])
     }
