@@ -104,6 +104,7 @@ struct JSONNode: CustomStringConvertible {
         guard let n = value as? NSNumber, isBoolNumber(n) else { return nil }
         return n.boolValue
     }
+    var double: Double? { (value as? NSNumber).map(\.doubleValue) }
     var array: [JSONNode] { (value as? [Any])?.map { JSONNode($0) } ?? [] }
     var isArray: Bool { value is [Any] }
     var keys: [String] { (value as? [String: Any]).map { Array($0.keys) } ?? [] }

@@ -70,11 +70,7 @@ extension ReplayRequest {
         if let pid {
             do { _ = try sim.process(pid) } catch { throw Op.apiError(error) }
         }
-        let events: [TraceEvent]
-        switch format {
-        case .strace: events = StraceParser.parse(text)
-        case .perf: events = PerfScriptParser.parse(text)
-        case .maps:
+        if format == .maps {
             let entries: [MapsEntry]
             do { entries = try MapsParser.parse(text) } catch {
                 throw .badRequest("field 'text': maps line \(error.line): \(error.reason)")
@@ -83,8 +79,20 @@ extension ReplayRequest {
             let r = Replayer(sim: sim, rootPid: p.pid)
             return .replayMaps(pid: p.pid, steps: r.importMaps(entries, into: p))
         }
-        let r = Replayer(sim: sim, rootPid: pid, faults: faults)
-        return .replay(r.replay(events))
+        // perf or strace, named or recognised from the content, streamed
+        // line by line (TraceReplay); a text neither importer understands
+        // changes nothing and is a 400.
+        let known: TraceReplay.Format? = format.map { $0 == .perf ? .perf : .strace }
+        let defaultFaults: ReplayFaults = known == .strace ? .none : .trace
+        let replay = TraceReplay(sim: sim, rootPid: pid, faults: faults ?? defaultFaults, format: known, detail: detail)
+        replay.replayer.recordSteps = true
+        replay.feed(text.utf8)
+        do {
+            let report = try replay.finish()
+            return .replay(report)
+        } catch {
+            throw .badRequest("field 'text': \(error.description); give \"format\" to name it")
+        }
     }
 }
 

@@ -196,11 +196,35 @@ enum DTO {
         let disagreements: [JSONValue] = r.disagreements.prefix(1000).map {
             .object([("line", .num($0.line)), ("address", .addr($0.address)), ("what", .string($0.what))])
         }
-        return .object([
+        let counts = r.lines
+        let lineCounts: JSONValue = .object([
+            ("total", .num(counts.total)), ("applied", .num(counts.applied)),
+            ("skipped", .object(counts.skipped.keys.sorted().map { ($0, .num(counts.skipped[$0]!)) })),
+            ("not_understood", .array(counts.notUnderstood.keys.sorted().map { kind in
+                let e = counts.notUnderstood[kind]!
+                return .object([("kind", .string(kind)), ("count", .num(e.count)), ("first_line", .num(e.firstLine)),
+                                ("text", .string(e.text))])
+            })),
+        ])
+        var m: [(String, JSONValue)] = [
+            ("format", .str(r.format)),
             ("applied", .num(r.applied)), ("skipped", .num(r.skipped)),
             ("processes", .object(r.processes.keys.sorted().map { (String($0), .num(r.processes[$0]!)) })),
             ("agreement", agreement), ("disagreements", .array(disagreements)),
+            ("line_counts", lineCounts), ("warnings", .array(r.warnings.map { .string($0) })),
             ("lines", .array(r.steps.map(replayStep))),
-        ])
+        ]
+        if !r.faultRecords.isEmpty { m.append(("faults", .array(r.faultRecords.map(faultRecord)))) }
+        return .object(m)
+    }
+
+    /// One real fault of a trace and what the simulation did with it.
+    static func faultRecord(_ f: FaultRecord) -> JSONValue {
+        .object([("line", .num(f.line)), ("tid", .num(f.tid)), ("address", .addr(f.address)),
+                 ("access", .string(f.access.rawValue)), ("mode", .string(f.mode.rawValue)),
+                 ("real_took_mmap_lock", f.realTookMmapLock.map { .bool($0) } ?? .null),
+                 ("sim", .object([("fault", .bool(f.sim.fault)), ("outcome", .string(f.sim.outcome)),
+                                  ("path", .str(f.sim.path)), ("code", .str(f.sim.code)),
+                                  ("took_mmap_lock", f.sim.tookMmapLock.map { .bool($0) } ?? .null)]))])
     }
 }

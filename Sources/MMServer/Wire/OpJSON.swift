@@ -27,10 +27,12 @@ extension Op {
             return .object([("op", .string("touch")), ("pid", .num(pid)), ("address", .addr(address)),
                             ("pages", .num(pages)), ("access", .string(access.rawValue))])
         case let .replay(r):
-            var m: [(String, JSONValue)] = [("op", .string("replay")), ("format", .string(r.format.rawValue)),
-                                            ("text", .string(r.text))]
+            var m: [(String, JSONValue)] = [("op", .string("replay"))]
+            if let format = r.format { m.append(("format", .string(format.rawValue))) }
+            m.append(("text", .string(r.text)))
             if let pid = r.pid { m.append(("pid", .num(pid))) }
-            m.append(("faults", .string(r.faults.rawValue)))
+            if let faults = r.faults { m.append(("faults", .string(faults.rawValue))) }
+            if r.detail != .summary { m.append(("detail", .string(r.detail.rawValue))) }
             return .object(m)
         case let .syscall(pid, tid, call):
             let who: [(String, JSONValue)] = tid.map { [("pid", .num(pid)), ("tid", .num($0))] } ?? [("pid", .num(pid))]

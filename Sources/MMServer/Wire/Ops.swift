@@ -21,11 +21,14 @@ enum Op {
 /// The body of POST …/replay, decoded.
 struct ReplayRequest {
     enum Format: String { case strace, perf, maps }
-    var format: Format
+    /// nil: recognised from the content (perf or strace).
+    var format: Format?
     var text: String
     /// An existing process to replay into.
     var pid: Int?
-    var faults: ReplayFaults
+    /// nil: `trace` for perf, `none` otherwise.
+    var faults: ReplayFaults?
+    var detail: TraceReplay.Detail = .summary
 }
 
 extension Op {
@@ -112,15 +115,25 @@ extension Op {
 
     /// The replay body's fields.
     private static func replay(_ a: Args) throws(APIError) -> ReplayRequest {
-        let formatName = try a.string("format")
         let text = try a.string("text")
-        guard let format = ReplayRequest.Format(rawValue: formatName) else {
-            throw .badRequest("field '\(a.context)format' must be \"strace\", \"perf\" or \"maps\"")
+        var format: ReplayRequest.Format?
+        if a.has("format") {
+            guard let f = ReplayRequest.Format(rawValue: try a.string("format")) else {
+                throw .badRequest("field '\(a.context)format' must be \"strace\", \"perf\" or \"maps\"")
+            }
+            format = f
         }
-        let faultsName = try a.string("faults", default: format == .perf ? "trace" : "none")
-        guard let faults = ReplayFaults(rawValue: faultsName) else {
-            throw .badRequest("field '\(a.context)faults' must be \"none\", \"touch\" or \"trace\"")
+        var faults: ReplayFaults?
+        if a.has("faults") {
+            guard let f = ReplayFaults(rawValue: try a.string("faults")) else {
+                throw .badRequest("field '\(a.context)faults' must be \"none\", \"touch\" or \"trace\"")
+            }
+            faults = f
         }
-        return ReplayRequest(format: format, text: text, pid: a.has("pid") ? try a.int("pid") : nil, faults: faults)
+        guard let detail = TraceReplay.Detail(rawValue: try a.string("detail", default: "summary")) else {
+            throw .badRequest("field '\(a.context)detail' must be \"summary\" or \"faults\"")
+        }
+        return ReplayRequest(format: format, text: text, pid: a.has("pid") ? try a.int("pid") : nil, faults: faults,
+                             detail: detail)
     }
 }

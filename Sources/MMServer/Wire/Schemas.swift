@@ -55,13 +55,15 @@ enum Schemas {
     ])
 
     static let replayFormats = ["strace", "perf", "maps"]
+    static let replayDetails = ["summary", "faults"]
     static let replayFaults = ["none", "touch", "trace"]
 
     static let replay = Schema(name: "Replay", description: "Trace text replayed into the session.", fields: [
-        Field("format", .oneOf(replayFormats), required: true, "what `text` is"),
+        Field("format", .oneOf(replayFormats), "what `text` is (default: recognised from the content, perf or strace)"),
         Field("text", .string, required: true, "strace output, `perf script` output or /proc/PID/maps"),
         Field("pid", .integer, "an existing process to replay into (default: new processes)"),
         Field("faults", .oneOf(replayFaults), "which faults to simulate (default: trace for perf, none otherwise)"),
+        Field("detail", .oneOf(replayDetails), "faults: one record per real fault of the trace, with what the simulation did (default summary)"),
     ])
 
     /// A syscall's arguments (POST …/syscalls/{name}), named as in its man page.
