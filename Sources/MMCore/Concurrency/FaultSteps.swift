@@ -151,6 +151,18 @@ extension Machine {
                 return fallback(.NO_ANON_VMA)
             }
         }
+        // 6.18: vma_start_read() succeeded, rcu_read_unlock() comes before the range check.
+        if model.rangeCheckAfterRCUUnlock { rcuUnlock() }
+        // The range is checked before the detached flag (lock_vma_under_rcu(),
+        // 6.4 – 6.14): a VMA that munmap shrank and then detached is an
+        // abort (fallback to mmap_lock), not a retry.
+        rec.reads.append(.vma(v, .layout))
+        if !e.contains(addr) {
+            step("lock_vma_under_rcu", "V#\(id) no longer covers \(hex(addr)): RANGE_CHANGED")
+            vmaEndRead(v)
+            rcuUnlock()
+            return fallback(.RANGE_CHANGED)
+        }
         if model.vmaLockImpl == .rwsem && cfg.mutant != .noDetachCheck {
             rec.reads.append(.vma(v, .detached))
             if e.detached {
@@ -159,13 +171,6 @@ extension Machine {
                 rcuUnlock()
                 return retryLookup()
             }
-        }
-        rec.reads.append(.vma(v, .layout))
-        if !e.contains(addr) {
-            step("lock_vma_under_rcu", "V#\(id) no longer covers \(hex(addr)): RANGE_CHANGED")
-            vmaEndRead(v)
-            rcuUnlock()
-            return fallback(.RANGE_CHANGED)
         }
         rcuUnlock()
         if e.detached { fire(.D10, .detached, [.vma(v, .detached)]) }

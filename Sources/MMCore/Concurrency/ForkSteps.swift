@@ -37,6 +37,11 @@ extension Machine {
                 step("dup_mmap", "V#\(e.id) is VM_DONTCOPY")
                 return nextParentVMA()
             }
+            if e.anonVMA != nil && cfg.inject.anonVMACloneENOMEM {
+                // anon_vma_fork() fails (injected ENOMEM): fail_nomem_anon_vma_fork.
+                readVMA(p, .anonVMA, race: .forkVsFault)
+                return forkFailed(e.id)
+            }
             var proto = e
             proto.mm = t.child
             proto.anonVMA = nil
@@ -72,6 +77,23 @@ extension Machine {
         default:
             preconditionFailure("fork pc \(t.pc)")
         }
+    }
+
+    /// dup_mmap()'s error path (anon_vma_fork() returned -ENOMEM): the child
+    /// built so far is torn down (its PTEs zapped, its anon_vma chains
+    /// unlinked, its VMAs freed: no other thread can reach them), the
+    /// parent keeps its write-protected PTEs; then flush_tlb_mm(parent) and
+    /// the unlocks as on success. fork() returns ENOMEM.
+    private mutating func forkFailed(_ id: Int) {
+        let child = t.child
+        for v in w.vmas.indices where w.vmas[v].mm == child && !w.vmas[v].freed {
+            let e = w.vmas[v]
+            zap(child, e.start, e.end)
+            unlinkAnonVMAs(v, race: .forkVsFault)
+            w.vmas[v].freed = true
+        }
+        step("anon_vma_fork", "V#\(id): ENOMEM (injected): the child mm\(child) is torn down")
+        t.pc = ForkPC.flush
     }
 
     private mutating func nextParentVMA() {

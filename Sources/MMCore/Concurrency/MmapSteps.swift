@@ -110,7 +110,9 @@ extension Machine {
     /// unlink and free them (no downgrade).
     mutating func unmapForFixed(_ start: UInt64, _ end: UInt64) {
         let list = w.overlapping(start, end)
-        if let f = list.first, w.vmas[f].start < start { _ = splitVMA(f, at: start, newBelow: true, race: .dupAnonVMA) }
+        if let f = list.first, w.vmas[f].start < start {
+            _ = splitVMA(f, at: start, newBelow: model.munmapSplitsNewBelow, race: .dupAnonVMA)
+        }
         if let l = w.overlapping(start, end).last, w.vmas[l].end > end { _ = splitVMA(l, at: end, newBelow: false, race: .dupAnonVMA) }
         let victims = w.overlapping(start, end)
         detach(victims, race: .dupAnonVMA)

@@ -4,8 +4,8 @@
 /// Where each model write-locks the VMAs: [v3] vma_merge() locks prev,
 /// middle and next before deciding (16/35); [6.4–6.4.7] only vma_prepare()
 /// locks, after dup_anon_vma() published the anon_vma (R-D1); [6.4.8]
-/// dup_anon_vma() locks dst first (d8ab9f7b644a); [6.18] every VMA the merge
-/// touches is locked before dup_anon_vma().
+/// dup_anon_vma() locks dst first (d8ab9f7b644a); [6.18] the middle VMA and
+/// the neighbours it merges with are locked before dup_anon_vma().
 extension Machine {
     enum MprotectPC {
         static let lock = 0, find = 1, fixup = 2, entryLocks = 3, decide = 4, dupLocks = 5, dup = 6, clone = 7
@@ -187,8 +187,14 @@ extension Machine {
         let tgt = t.n!
         step("vma_merge", "merge into V#\(w.vmas[tgt].id) (\(["", "prev and next", "prev", "next"][t.plan]))")
         if model.everyNewVMALockedBeforeInsert {
-            t.queue = [v, next, prev].compactMap { $0 }
-        } else if model.dupAnonVMAWriteLocks {
+            // vma_merge_existing_range() (mm/vma.c): middle always, then next
+            // only when merging right and prev only when merging left.
+            let right = t.plan == MergePlan.prevAndNext || t.plan == MergePlan.next
+            let left = t.plan == MergePlan.prevAndNext || t.plan == MergePlan.prev
+            t.queue = [v, right ? next : nil, left ? prev : nil].compactMap { $0 }
+        } else if model.dupAnonVMAWriteLocks && w.vmas[tgt].anonVMA == nil
+                    && t.source.flatMap({ w.vmas[$0].anonVMA }) != nil {
+            // d8ab9f7b644a: dup_anon_vma() write-locks dst only when it copies.
             t.queue = [tgt]
         }
         t.pc = MprotectPC.dupLocks

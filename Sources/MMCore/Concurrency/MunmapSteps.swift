@@ -39,9 +39,15 @@ extension Machine {
             t.pc += 1
             _ = vmaStartWrite(v)
         case MunmapPC.splitLow:
-            let n = splitVMA(t.v!, at: start, newBelow: true, race: race)
-            step("__split_vma", "V#\(w.vmas[n].id) keeps [\(hex(w.vmas[n].start)), \(hex(start)))")
-            if t.n == t.v { t.n = t.v }
+            // 6.6+: the new VMA keeps the part below (new_below = 1); before,
+            // the original keeps it, still write-locked, and the new VMA is
+            // the part unmapped (write-locked with the others below).
+            let v = t.v!
+            let below = model.munmapSplitsNewBelow
+            let n = splitVMA(v, at: start, newBelow: below, race: race)
+            let kept = below ? n : v
+            step("__split_vma", "V#\(w.vmas[kept].id) keeps [\(hex(w.vmas[kept].start)), \(hex(start)))")
+            if t.n == v && !below { t.n = n }
             t.pc = t.n != nil ? MunmapPC.lockHigh : MunmapPC.lockEach
         case MunmapPC.splitHigh:
             let n = splitVMA(t.n!, at: end, newBelow: false, race: race)
@@ -60,7 +66,10 @@ extension Machine {
         case MunmapPC.detach:
             step("vms_gather_munmap_vmas", "vma_mark_detached() and clear [\(hex(start)), \(hex(end))) in the tree")
             detach(t.list, race: race)
-            t.pc = downgrade ? MunmapPC.downgrade : MunmapPC.complete
+            // Up to 6.4.y: no downgrade when the next VMA is VM_GROWSDOWN (it
+            // could grow into the range under the read lock); 6.5+ always.
+            let stackAbove = w.tree.vmas.first { w.vmas[$0].start >= end }.map { w.vmas[$0].flags.contains(.GROWSDOWN) } ?? false
+            t.pc = downgrade && (model.munmapAlwaysDowngrades || !stackAbove) ? MunmapPC.downgrade : MunmapPC.complete
         case MunmapPC.downgrade:
             step("mmap_write_downgrade", "vma_end_write_all(): the detached VMAs are unlocked")
             mmapDowngrade()
