@@ -9,6 +9,7 @@ import { initCompare, renderCompareKernels } from './compare.js';
 import { loadModel, model, renderModelForms, sessionOptions } from './model.js';
 import { initTrace } from './trace.js';
 import { renderPlot, initPlot } from './plot.js';
+import { initRaces, resetRaces } from './races.js';
 import { SCENARIOS, scenarioById, runOps } from './scenarios.js';
 import { esc, lockSummary, $, $$ } from './util.js';
 
@@ -31,6 +32,7 @@ async function openSession(id, summary) {
   $('#scenario-results').innerHTML = '';
   $('#scenario-summary').hidden = true;
   $('#trace-report').innerHTML = '';
+  resetRaces();
   clearFault();
   $('#fault-address').value = '';
   if (location.hash !== `#session=${s.id}`) history.replaceState(null, '', `#session=${s.id}`);
@@ -174,6 +176,7 @@ async function init() {
   initCompare();
   initTrace();
   initPlot();
+  initRaces();
   $('#scenario-select').innerHTML = SCENARIOS.map((s) => `<option value="${s.id}">${esc(s.title)}</option>`).join('');
   const showText = () => { $('#scenario-text').textContent = scenarioById($('#scenario-select').value).text; };
   $('#scenario-select').addEventListener('change', showText);

@@ -12,6 +12,7 @@ export const model = {
   defaultKernel: null,
   options: [],       // [{name, description}]
   injections: [],    // [{name, description}]
+  mutants: [],       // [{name, description}] for explore, when the server lists them
   source: { options: '', injections: '' },
 };
 
@@ -42,6 +43,7 @@ export async function loadModel() {
   model.defaultKernel = d.default ?? d.kernels[0]?.id ?? null;
   model.options = named(d.options);
   model.injections = named(d.injections);
+  model.mutants = named(d.mutants);
   if (!model.options.length) model.options = perKernel(d.kernels, 'options');
   if (!model.injections.length) model.injections = perKernel(d.kernels, 'injections');
   model.source.options = model.source.injections = 'GET /v1/kernels';
@@ -65,6 +67,7 @@ function checkbox(prefix, o) {
 export function renderModelForms() {
   $('#kernel').innerHTML = model.kernels.map((k) => `<option value="${esc(k.id)}" title="${esc(k.summary || '')}"${k.id === model.defaultKernel ? ' selected' : ''}>${esc(k.id)} — ${esc(k.title || '')}</option>`).join('');
   $('#options').innerHTML = model.options.map((o) => checkbox('opt', o)).join('');
+  $('#race-mutants').innerHTML = model.mutants.map((m) => `<option value="${esc(m.name)}">${esc(m.description)}</option>`).join('');
   $('#injections').innerHTML = `<legend>Inject</legend>${model.injections.map((o) => checkbox('inj', o)).join('')}`;
 }
 

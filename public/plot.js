@@ -42,8 +42,8 @@ export function faultPoints(entries) {
     const r = e.result;
     const s = r ? lockSummary(r) : null;
     const code = r ? (r.lock?.code ?? r.code ?? '') : '';
-    const cls = !r ? 'unknown' : (r.lock || r.fault === false ? s.cls : codeClass(r.path === 'vma_lock' ? 'VMA_OK' : r.path === 'mmap_lock' ? 'LEGACY' : code || '?'));
-    const label = !r ? 'result not known' : (r.lock || r.fault === false ? s.text : (CLASSES.find((c) => c[0] === cls) || [0, cls])[1]);
+    const cls = s ? s.cls : 'unknown';
+    const label = s ? s.text : 'result not known';
     pts.push({ x, address: e.op.address, cls, entry: e,
       text: `#${e.seq} pid ${e.op.pid} ${e.op.access || 'read'} fault ${e.op.address} → ${label}${code ? ` (${code})` : ''}${r && r.outcome && r.outcome !== 'handled' ? ` ${r.outcome}` : ''}` });
   }

@@ -25,6 +25,7 @@ from browser.page import Page  # noqa: E402
 from browser.results import FAILED, PASSED, check  # noqa: E402
 from browser.scenarios import (compare_check, error_check, fork_forest_check, keyboard_check,  # noqa: E402
                                live_update_check, other_scenarios_check, perf_check)
+from browser.races import races_check  # noqa: E402
 from browser.server import start_server  # noqa: E402
 from browser.trace import maps_strace_upload_check, perf_upload_check, plot_scenario_check  # noqa: E402
 
@@ -47,7 +48,8 @@ def run_all(d, base):
                      ("compare", lambda: compare_check(p)), ("model lists", lambda: model_lists_check(p, base)),
                      ("results in view", lambda: results_in_view_check(p)), ("fork label", lambda: fork_fault_label_check(p)),
                      ("pgoff", lambda: pgoff_check(p)), ("perf upload", lambda: perf_upload_check(p, base)),
-                     ("plot", lambda: plot_scenario_check(p)), ("maps and strace upload", lambda: maps_strace_upload_check(p))):
+                     ("plot", lambda: plot_scenario_check(p)), ("maps and strace upload", lambda: maps_strace_upload_check(p)),
+                     ("races", lambda: races_check(p, base))):
         try:
             fn()
         except Exception as e:
