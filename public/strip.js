@@ -130,7 +130,7 @@ function columns(vmas) {
     g = Math.max(g, pgoffText(v).length);
   }
   const px = (n) => `${Math.ceil(n * MONO_PX) + 6}px`;
-  return `${px(r)} 52px 38px ${px(Math.max(5, g))} 70px 60px 58px 44px minmax(48px, 1fr)`;
+  return `${px(r)} 52px 34px ${px(Math.max(5, g))} 64px 60px 58px 44px minmax(48px, 1fr)`;
 }
 
 /** The maps view. Rows are grid rows with content-visibility:auto, so 1000 VMAs lay out fast. */

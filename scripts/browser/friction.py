@@ -89,5 +89,7 @@ def pgoff_check(p):
     check("VMA table: pgoff in hex pages (0x…), equal to the API's vm_pgoff", got == want, f"{got} vs {want}")
     check("VMA table: the .data segment's pgoff is 0x1ce (offset 0x1ce000 / 4096)", got.get("0x7f0ce62fc000") == hex(0x1ce000 // 4096), str(got))
     check("VMA table: no cell cut short", not any(r["cut"] for r in rows), str([r for r in rows if r["cut"]]))
+    heads = p.d.execute_script("return Array.from(document.querySelectorAll('.vma-table .vhead span')).filter(x => x.scrollWidth > x.clientWidth + 1).map(x => x.textContent)")
+    check("VMA table: no column header cut short", not heads, str(heads))
     wide = p.d.execute_script("const w = document.getElementById('vma-table'); return [w.scrollWidth, w.clientWidth]")
     check("VMA table: fits the panel without horizontal scrolling", wide[0] <= wide[1] + 1, str(wide))
