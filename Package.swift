@@ -1,26 +1,35 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Release only: no dynamic exclusivity checks on the hot paths
+/// (swift_beginAccess on every class-property access).
+let unchecked: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "mmsim",
     platforms: [.macOS(.v15)],  // the server itself needs Linux (epoll)
     products: [
         .executable(name: "mmsim", targets: ["mmsim"]),
         .library(name: "MMCore", targets: ["MMCore"]),
+        .library(name: "MMTrace", targets: ["MMTrace"]),
     ],
     targets: [
-        // The simulation: pure Swift, deterministic, no I/O.
-        .target(name: "MMCore",
-                // Release only: no dynamic exclusivity checks on the hot paths
-                // (swift_beginAccess on every class-property access).
-                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+        // The simulation: pure Swift, deterministic, no I/O, no trace formats.
+        .target(name: "MMCore", swiftSettings: unchecked),
+        // strace / perf script / maps parsers, the replayer and the model comparison (uses MMCore).
+        .target(name: "MMTrace", dependencies: ["MMCore"], swiftSettings: unchecked),
         // epoll(7) and eventfd(2) headers for the HTTP event loops (not in Swift's Glibc module).
         .target(name: "CLinuxShims"),
-        // HTTP/1.1 over POSIX sockets (epoll event loops), router, DTOs, config.
-        .target(name: "MMServer", dependencies: ["MMCore", "CLinuxShims"]),
-        .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMCore"]),
-        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMServer"], path: "Sources/mmsim-bench"),
+        // HTTP/1.1 over POSIX sockets: event loops, parser, encoder, static files, event streams.
+        // Knows nothing of mmsim.
+        .target(name: "MMHTTP", dependencies: ["CLinuxShims"]),
+        // The service: routes (one table), wire (decode once, encode once), sessions, config, metrics, OpenAPI.
+        .target(name: "MMServer", dependencies: ["MMCore", "MMTrace", "MMHTTP"]),
+        .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMTrace", "MMCore"]),
+        .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMTrace", "MMHTTP", "MMServer"],
+                          path: "Sources/mmsim-bench"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "MMServerTests", dependencies: ["MMServer", "MMCore"]),
+        .testTarget(name: "MMTraceTests", dependencies: ["MMTrace", "MMCore"]),
+        .testTarget(name: "MMServerTests", dependencies: ["MMServer", "MMHTTP", "MMTrace", "MMCore"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import MMCore
 import MMServer
+import MMHTTP
 
 // In-process benchmarks of the API (`MMSimApp.respond`, no sockets): the
 // application work behind the two HTTP load targets of bench_http.sh.

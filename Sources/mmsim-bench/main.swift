@@ -1,10 +1,11 @@
 import Foundation
 import MMCore
+import MMTrace
 
 // mmsim-bench: in-process benchmarks of the simulation core and of the API
 // (issue targets in parentheses). Run with `scripts/bench.sh` (release
 // build); `mmsim-bench app [fault|fault-new|batch]` runs only the API benchmarks
-// (AppBench.swift).
+// (AppBench.swift), `mmsim-bench explore` only the exploration ones (ExploreBench.swift).
 
 func now() -> Double {
     var ts = timespec()
@@ -66,6 +67,12 @@ func printTable() {
     print("Measured \(date) on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), Linux \(ProcessInfo.processInfo.operatingSystemVersionString); release build.\n")
     print("| benchmark | result | target |\n| --- | --- | --- |")
     for (n, v, t) in rows { print("| \(n) | \(v) | \(t) |") }
+}
+
+if CommandLine.arguments.dropFirst().first == "explore" {
+    exploreBenchmarks()
+    printTable()
+    exit(0)
 }
 
 if onlyApp {
@@ -192,7 +199,10 @@ do {
     record("replay: parse + apply strace events", String(format: "%.2f M events/s", Double(events) / best / 1e6), "≥ 1 M events/s")
 }
 
-// 8. The API in-process (AppBench.swift).
+// 8. Exploration of the concurrency scenarios (ExploreBench.swift).
+exploreBenchmarks()
+
+// 9. The API in-process (AppBench.swift).
 appBenchmarks()
 
 printTable()

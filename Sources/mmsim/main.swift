@@ -1,5 +1,6 @@
 import Foundation
 import MMServer
+import MMTrace
 
 // mmsim: serve the simulator. Flags override MMSIM_* variables, which
 // override config/mmsim.json, which overrides the embedded defaults.

@@ -1,7 +1,7 @@
 import XCTest
 @testable import MMCore
 
-/// brk(2): kernel-model.md §3.7 (brk, check_brk_limits, do_brk_flags with
+/// brk(2): docs/KERNEL-MODEL.md §3.7 (brk, check_brk_limits, do_brk_flags with
 /// the expand-only merge); E-20.
 final class BrkTests: XCTestCase {
     typealias B = SyscallBed

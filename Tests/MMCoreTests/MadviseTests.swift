@@ -1,7 +1,7 @@
 import XCTest
 @testable import MMCore
 
-/// madvise(2): kernel-model.md §3.5 (madvise_walk_vmas, madvise_vma_behavior,
+/// madvise(2): docs/KERNEL-MODEL.md §3.5 (madvise_walk_vmas, madvise_vma_behavior,
 /// madvise_update_vma, madvise_dontneed_free, madvise_populate, guard
 /// regions); E-07b, E-13c, E-16, E-25, E-28, E-29.
 final class MadviseTests: XCTestCase {

@@ -1,7 +1,7 @@
 import XCTest
 @testable import MMCore
 
-/// Rules R1–R6 of kernel-model.md §2.5 (mm/vma.c is_mergeable_vma,
+/// Rules R1–R6 of docs/KERNEL-MODEL.md §2.5 (mm/vma.c is_mergeable_vma,
 /// is_mergeable_anon_vma, can_vma_merge_left/right, vma_merge_new_range,
 /// vma_merge_existing_range, vma_expand) and the anon_vma survivor rules.
 final class MergeTests: XCTestCase {

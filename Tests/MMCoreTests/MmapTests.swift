@@ -121,7 +121,7 @@ final class SyscallBed {
     func flags(_ page: UInt64) -> [String] { vma(page)?.flags.smapsCodes ?? [] }
 }
 
-/// mmap(2): the errno contract (kernel-model.md §2.1, E-13, E-26), vm_flags
+/// mmap(2): the errno contract (docs/KERNEL-MODEL.md §2.1, E-13, E-26), vm_flags
 /// derivation (§2.2), mmap_region() (§2.4: MAP_FIXED replacement, no
 /// anon_vma), MAP_POPULATE (E-23) and the map-count limit.
 final class MmapTests: XCTestCase {

@@ -1,7 +1,7 @@
 import XCTest
 @testable import MMCore
 
-/// mprotect(2): kernel-model.md §3.4 (do_mprotect_pkey, mprotect_fixup,
+/// mprotect(2): docs/KERNEL-MODEL.md §3.4 (do_mprotect_pkey, mprotect_fixup,
 /// vma_modify_flags, change_protection); E-06, E-06b, E-13b, E-13c.
 final class MprotectTests: XCTestCase {
     typealias B = SyscallBed

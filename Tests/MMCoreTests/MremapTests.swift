@@ -1,7 +1,7 @@
 import XCTest
 @testable import MMCore
 
-/// mremap(2): kernel-model.md §3.6 (check_mremap_params, remap_is_valid,
+/// mremap(2): docs/KERNEL-MODEL.md §3.6 (check_mremap_params, remap_is_valid,
 /// expand_vma_in_place → vma_merge_extend, move_vma → copy_vma,
 /// move_page_tables, unmap_source_vma, dontunmap_complete); E-19, E-19b.
 final class MremapTests: XCTestCase {
@@ -217,5 +217,66 @@ final class MremapTests: XCTestCase {
         b.mremap(0, 2, 2, fixed, to: 2)
         XCTAssertEqual(b.ranges(), [[2, 4]])
         XCTAssertEqual(b.vma(2)!.pgoff, B.at(2) >> 12)
+    }
+    /// vma_merge_copied_range() / is_mergeable_anon_vma() (mm/vma.c): a
+    /// faulted VMA moved back next to an unfaulted neighbour whose pgoff is
+    /// contiguous merges into it (prev or next), and vma_expand()'s
+    /// dup_anon_vma() from the copied-from VMA gives the merged VMA the
+    /// source's anon_vma; a fork child's VMA (vma_had_uncowed_parents(): its
+    /// chain also links the parent's anon_vma) never donates, so the same
+    /// moves leave it separate [oracle local/mremap_copy_vma_fork_child_merge].
+    ///
+    ///     |--N 2p--|..........          |--N--|--V--|  parent: one VMA
+    ///     (unfaulted)  V moved back  →  child: two VMAs
+    func testCopiedRangeMergeAndForkChild() {
+        let b = B()
+        b.mmap(16, 2)
+        b.touch(16)
+        b.mmap(40, 2)
+        b.touch(40)
+        let av16 = b.vma(16)!.anonVMA!, av40 = b.vma(40)!.anonVMA!
+        let child = b.fork()
+        func moveAround(_ proc: MMCore.Process) {
+            func mv(_ from: UInt64, _ to: UInt64) {
+                let r = b.call(.mremap(oldAddress: B.at(from), oldSize: 2 << 12, newSize: 2 << 12, flags: fixed,
+                                       newAddress: B.at(to)), in: proc)
+                XCTAssertNil(r.errno)
+            }
+            mv(16, 300)
+            b.mmap(14, 2, in: proc)   // unfaulted prev, pgoff = page 14
+            mv(300, 16)
+            mv(40, 310)
+            b.mmap(42, 2, in: proc)   // unfaulted next, pgoff = page 42
+            mv(310, 40)
+        }
+        moveAround(child)
+        XCTAssertEqual(b.ranges(child), [[14, 16], [16, 18], [40, 42], [42, 44]],
+                       "a fork child's moved VMA does not donate its anon_vma to an unfaulted neighbour")
+        moveAround(b.p)
+        XCTAssertEqual(b.ranges(), [[14, 18], [40, 44]])
+        XCTAssertTrue(b.vma(14)!.anonVMA === av16, "prev adopted the moved VMA's anon_vma (dup_anon_vma)")
+        XCTAssertTrue(b.vma(40)!.anonVMA === av40, "next adopted the moved VMA's anon_vma (dup_anon_vma)")
+        XCTAssertEqual(b.vma(14)!.chain.count, 1)
+        // fork copies the merged VMA's page tables: it has an anon_vma.
+        let c2 = b.fork()
+        XCTAssertTrue(b.pte(16, in: c2)?.folio === b.pte(16)?.folio)
+    }
+
+    /// copy_vma(): an unfaulted moved VMA gets pgoff = new address and merges
+    /// into a faulted neighbour, except a fork child's (is_mergeable_anon_vma():
+    /// the neighbour that would lend its anon_vma must not be a fork child).
+    func testUnfaultedMoveMergesIntoFaultedNeighbourUnlessForkChild() {
+        let b = B()
+        b.mmap(70, 2)
+        b.touch(70)
+        let child = b.fork()
+        for proc in [child, b.p] {
+            b.mmap(60, 2, in: proc)
+            let r = b.call(.mremap(oldAddress: B.at(60), oldSize: 2 << 12, newSize: 2 << 12, flags: fixed,
+                                   newAddress: B.at(72)), in: proc)
+            XCTAssertNil(r.errno)
+        }
+        XCTAssertEqual(b.ranges(child), [[70, 72], [72, 74]])
+        XCTAssertEqual(b.ranges(), [[70, 74]])
     }
 }

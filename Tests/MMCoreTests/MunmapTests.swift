@@ -1,7 +1,7 @@
 import XCTest
 @testable import MMCore
 
-/// munmap(2): kernel-model.md §3.3 (do_vmi_munmap, vms_gather_munmap_vmas,
+/// munmap(2): docs/KERNEL-MODEL.md §3.3 (do_vmi_munmap, vms_gather_munmap_vmas,
 /// vms_complete_munmap_vmas), E-08, E-13c.
 final class MunmapTests: XCTestCase {
     typealias B = SyscallBed

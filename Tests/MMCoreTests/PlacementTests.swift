@@ -2,7 +2,7 @@ import XCTest
 @testable import MMCore
 
 /// get_unmapped_area() on x86-64, top-down layout, ASLR off
-/// (kernel-model.md §2.3; E-04, E-05, E-26).
+/// (docs/KERNEL-MODEL.md §2.3; E-04, E-05, E-26).
 final class PlacementTests: XCTestCase {
     typealias B = SyscallBed
     let rw = Linux.PROT_READ | Linux.PROT_WRITE

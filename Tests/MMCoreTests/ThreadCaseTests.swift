@@ -91,7 +91,7 @@ final class ThreadCaseTests: XCTestCase {
     // anon_vma: NO_ANON_VMA); 6.18 handles all three under the VMA lock, the
     // two writes preparing their anon_vma under a trylock'd mmap_lock.
     func testFirstFaultsUnderEachModel() throws {
-        for model in KernelModel.all {
+        for model in KernelModel.historic {
             let l = try loadLibc(model)
             let want = Self.expected[model.id]!
             let text = l.fault(l.text + 0x1000, .read)

@@ -181,3 +181,27 @@ final class APIProcessTests: APITestCase {
         assertError(s.get("/v1/sessions/\(sid)/processes/7/pages"), 404, "not_found")
     }
 }
+
+/// Guard markers over HTTP: a page-table entry with no page.
+final class APIGuardPagesTests: APITestCase {
+    //   V: 4 pages rw-p anon; MADV_GUARD_INSTALL on the second page (6.18, madvise_guard_install()).
+    func testGuardMarkerIsAPageWithMapcountZero() throws {
+        let s = try start()
+        let sid = try session(s, #"{"kernel": "6.18"}"#)
+        XCTAssertEqual(s.post("/v1/sessions/\(sid)/processes", "{}").status, 201)
+        let base = "/v1/sessions/\(sid)/processes/1"
+        let m = s.post(base + "/syscalls/mmap", #"{"addr": "0x7f0000000000", "length": 16384, "prot": "PROT_READ|PROT_WRITE", "flags": "MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED", "fd": -1, "offset": 0}"#)
+        XCTAssertEqual(m.status, 200, "\(m)")
+        XCTAssertEqual(s.post(base + "/faults", #"{"address": "0x7f0000000000", "access": "write"}"#).status, 200)
+        let g = s.post(base + "/syscalls/madvise", #"{"addr": "0x7f0000001000", "length": 4096, "advice": "MADV_GUARD_INSTALL"}"#)
+        XCTAssertEqual(g.json["return"].int, 0, "\(g)")
+        let pages = s.get(base + "/pages").json["pages"].array
+        XCTAssertEqual(pages.compactMap { $0["address"].string }, ["0x7f0000000000", "0x7f0000001000"])
+        XCTAssertEqual(pages[0]["guard"].bool, false)
+        XCTAssertEqual(pages[0]["mapcount"].int, 1)
+        XCTAssertEqual(pages[1]["guard"].bool, true)
+        XCTAssertEqual(pages[1]["mapcount"].int, 0, "a guard marker maps no page (kpagecount has nothing to count)")
+        XCTAssertEqual(pages[1]["pte"]["present"].bool, false)
+        XCTAssertTrue(pages[1]["folio"].isNull, "no folio behind a guard marker")
+    }
+}

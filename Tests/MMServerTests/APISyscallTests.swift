@@ -254,8 +254,16 @@ final class APISyscallTests: APITestCase {
         assertError(s.get("/v1/nothing"), 404, "not_found")
         assertError(s.get("/v1/sessions/\(sid)/nothing"), 404, "not_found")
         assertError(s.get("/v1/sessions/\(sid)/processes/\(pid)/nothing"), 404, "not_found")
-        assertError(s.request("PUT", "/v1/sessions/\(sid)/stats", body: Data("{}".utf8)), 404, "not_found")
-        assertError(s.request("DELETE", "/v1/sessions/\(sid)/processes/\(pid)"), 404, "not_found")
+        // A path that exists under another method: 405 with the methods it takes.
+        let put = s.request("PUT", "/v1/sessions/\(sid)/stats", body: Data("{}".utf8))
+        assertError(put, 405, "method_not_allowed")
+        XCTAssertEqual(put.headers["allow"], "GET, HEAD")
+        let delete = s.request("DELETE", "/v1/sessions/\(sid)/processes/\(pid)")
+        assertError(delete, 405, "method_not_allowed")
+        XCTAssertEqual(delete.headers["allow"], "GET, HEAD")
+        let get = s.get("/v1/sessions/\(sid)/ops")
+        assertError(get, 405, "method_not_allowed")
+        XCTAssertEqual(get.headers["allow"], "POST")
         XCTAssertEqual(s.get("/v1/sessions/\(sid)/processes/\(pid)").status, 200)
     }
 

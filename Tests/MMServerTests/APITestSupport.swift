@@ -4,7 +4,7 @@ import FoundationNetworking
 #endif
 import XCTest
 
-/// Shared base of the HTTP API integration tests (api.md): each test starts
+/// Shared base of the HTTP API integration tests (docs/API.md): each test starts
 /// the real `mmsim` binary on a free loopback port (ServerProcess), drives it
 /// through URLSession or a raw socket, and on tear-down checks that the server
 /// neither crashed nor logged an internal error. The API*Tests classes

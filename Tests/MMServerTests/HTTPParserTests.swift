@@ -1,5 +1,6 @@
 import XCTest
 @testable import MMServer
+@testable import MMHTTP
 
 /// Decoder tests modelled on swift-nio's HTTPDecoderTest / HTTPDecoderLengthTest.
 final class HTTPParserTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import MMServer
+@testable import MMHTTP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -312,7 +313,7 @@ final class HTTPServerTests: XCTestCase {
             var entries: [(String, String, Int)] = []
         }
         let log = Log()
-        let server = try startServer(accessLog: { method, path, status, micros in
+        let server = try startServer(accessLog: { method, path, status, micros, _ in
             XCTAssertGreaterThanOrEqual(micros, 0)
             log.lock.withLock { log.entries.append((method, path, status)) }
         })

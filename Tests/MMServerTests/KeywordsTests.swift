@@ -1,6 +1,7 @@
 import XCTest
 import MMCore
 @testable import MMServer
+@testable import MMHTTP
 
 /// The byte matchers of Keywords.swift answer what the String matching they
 /// replace answers, for every valid name and for near misses.

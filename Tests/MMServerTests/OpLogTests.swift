@@ -1,5 +1,6 @@
 import XCTest
 @testable import MMServer
+@testable import MMHTTP
 
 /// OpLog (chunks of ops) reads back exactly like one flat array.
 final class OpLogTests: XCTestCase {

@@ -1,6 +1,7 @@
 import XCTest
 import MMCore
 @testable import MMServer
+@testable import MMHTTP
 
 /// The byte writers of the hot routes (FaultJSON, the summary results,
 /// JSONWriter's number writers) produce exactly the bytes of encoding the
@@ -84,16 +85,16 @@ final class OpResultJSONTests: XCTestCase {
                 XCTAssertTrue(faults.contains { !$0.secondFault.isEmpty })
             }
             for r in faults {
-                XCTAssertEqual(text(OpResult.fault(r).encoded), text(JSONWriter.encode(DTO.fault(r, summary: false))))
+                XCTAssertEqual(text(OpResult.fault(r).encoded), text(JSONOutput.encode(DTO.fault(r, summary: false))))
                 XCTAssertEqual(OpResult.fault(r).json, DTO.fault(r, summary: false))
                 let s = OpResult.faultSummary(FaultSummary(r))
-                XCTAssertEqual(text(s.encoded), text(JSONWriter.encode(DTO.fault(r, summary: true))))
-                XCTAssertEqual(text(s.encoded), text(JSONWriter.encode(s.json)))
+                XCTAssertEqual(text(s.encoded), text(JSONOutput.encode(DTO.fault(r, summary: true))))
+                XCTAssertEqual(text(s.encoded), text(JSONOutput.encode(s.json)))
             }
             for r in calls {
                 let s = OpResult.syscallSummary(SyscallSummary(r))
-                XCTAssertEqual(text(s.encoded), text(JSONWriter.encode(DTO.syscall(r, summary: true))))
-                XCTAssertEqual(text(OpResult.syscall(r).encoded), text(JSONWriter.encode(DTO.syscall(r, summary: false))))
+                XCTAssertEqual(text(s.encoded), text(JSONOutput.encode(DTO.syscall(r, summary: true))))
+                XCTAssertEqual(text(OpResult.syscall(r).encoded), text(JSONOutput.encode(DTO.syscall(r, summary: false))))
             }
         }
     }
@@ -106,7 +107,7 @@ final class OpResultJSONTests: XCTestCase {
                 for code in [nil] + LockCode.allCases.map(Optional.some) {
                     for path in paths {
                         let s = FaultSummary(fault: fault, outcome: outcome, code: code, path: path)
-                        XCTAssertEqual(text(OpResult.faultSummary(s).encoded), text(JSONWriter.encode(s.json)))
+                        XCTAssertEqual(text(OpResult.faultSummary(s).encoded), text(JSONOutput.encode(s.json)))
                     }
                 }
             }

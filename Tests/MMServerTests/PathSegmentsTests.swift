@@ -1,5 +1,6 @@
 import XCTest
 @testable import MMServer
+@testable import MMHTTP
 
 /// PathSegments splits like `split(separator: "/")` on Characters.
 final class PathSegmentsTests: XCTestCase {

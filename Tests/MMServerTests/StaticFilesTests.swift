@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import MMServer
+@testable import MMHTTP
 
 final class StaticFilesTests: XCTestCase {
     private var base: URL!

@@ -1,5 +1,5 @@
 /// The x86 permission check and what the hardware would have let through
-/// (kernel-model.md §4.5).
+/// (docs/KERNEL-MODEL.md §4.5).
 extension Simulation {
     /// Whether the MMU would let `access` through the PTE at `vpn` without a
     /// fault: present (and not a PROT_NONE "protnone" entry), writable for a

@@ -3,7 +3,7 @@ extension Simulation {
     ///
     /// If the PTE already allows the access, no fault is taken (`fault: false`;
     /// the hardware sets the accessed/dirty bits). Otherwise the fault runs
-    /// through the model's lock path (kernel-model.md §4, §9.3) and handler
+    /// through the model's lock path (docs/KERNEL-MODEL.md §4, §9.3) and handler
     /// (§9.2). An instruction fetch from a mapped non-executable page takes a
     /// second, protection fault (`secondFault`, §4.5): the result's `outcome`
     /// and `siCode` then describe the final signal, the rest the first fault.
@@ -14,7 +14,7 @@ extension Simulation {
         return handleFault(p, address: address, access: access, mode: mode, inject: inject, gup: false)
     }
 
-    /// The fault pipeline (kernel-model.md §4). `gup`: a kernel-initiated
+    /// The fault pipeline (docs/KERNEL-MODEL.md §4). `gup`: a kernel-initiated
     /// fault (MAP_POPULATE, MADV_POPULATE_*, mlock) that always runs under
     /// mmap_lock without FAULT_FLAG_VMA_LOCK. `spurious`: take the fault even
     /// though the PTE allows the access (a stale TLB entry; §9.2 rows 9–10).

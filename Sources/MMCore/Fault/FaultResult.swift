@@ -4,7 +4,7 @@ public enum Access: String, Sendable, Codable, CaseIterable { case read, write, 
 /// Who touched the memory (x86 error code bit 2).
 public enum FaultMode: String, Sendable, Codable { case user, kernel }
 
-/// The lock-path outcome codes of kernel-model.md §9.1.
+/// The lock-path outcome codes of docs/KERNEL-MODEL.md §9.1.
 public enum LockCode: String, Sendable, Codable, CaseIterable {
     case LEGACY, VMA_OK, VMA_OK_TRYLOCK, KERNEL_MODE, NO_VMA, VMA_WRITE_LOCKED, VMA_RECYCLED
     case RANGE_CHANGED, NOT_ANON, NO_ANON_VMA, UFFD_ARMED, ACCESS_ERROR, ACCESS_ERROR_SEGV
@@ -165,7 +165,7 @@ public struct FolioSnapshot: Sendable, Equatable {
     }
 }
 
-/// The answer of one simulated fault (api.md "Faults", kernel-model.md §9.1).
+/// The answer of one simulated fault (api.md "Faults", docs/KERNEL-MODEL.md §9.1).
 public struct FaultResult: Sendable {
     public enum Outcome: String, Sendable, Codable { case handled, SIGSEGV, SIGBUS }
     public enum SiCode: String, Sendable, Codable { case SEGV_MAPERR, SEGV_ACCERR, SEGV_PKUERR, BUS_ADRERR }

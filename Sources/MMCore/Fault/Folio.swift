@@ -1,5 +1,5 @@
 /// An order-0 folio (a page frame) and what /proc/kpageflags and
-/// /proc/kpagecount would report for it (kernel-model.md §1.6).
+/// /proc/kpagecount would report for it (docs/KERNEL-MODEL.md §1.6).
 public final class Folio {
     /// What the frame holds.
     public enum Kind: String, Sendable {
@@ -30,6 +30,10 @@ public final class Folio {
     public let kind: Kind
     /// PageAnonExclusive.
     public var anonExclusive = false
+    /// An anonymous folio MADV_FREE made lazily freeable (PG_swapbacked
+    /// cleared by folio_mark_lazyfree()): reclaim discards it if no PTE
+    /// dirtied it again.
+    public var lazyFree = false
 
     private static let noCopySource = Int.min
 
@@ -67,7 +71,7 @@ public final class Folio {
     public var isZero: Bool { kind == .zero }
 }
 
-/// A page-table entry (kernel-model.md §1.8). Absent entries are `pte_none`.
+/// A page-table entry (docs/KERNEL-MODEL.md §1.8). Absent entries are `pte_none`.
 public struct PTE {
     public var folio: Folio?
     public var present: Bool

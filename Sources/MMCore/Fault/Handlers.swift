@@ -1,4 +1,4 @@
-/// handle_mm_fault() and the missing-PTE handlers (kernel-model.md §4.6–4.7,
+/// handle_mm_fault() and the missing-PTE handlers (docs/KERNEL-MODEL.md §4.6–4.7,
 /// §9.2 rows 1–6, 11–13, 16–17, 19–20). Write-protect faults are in WPPage.swift,
 /// page-cache access in PageCache.swift.
 extension Simulation {

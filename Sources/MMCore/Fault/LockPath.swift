@@ -1,4 +1,4 @@
-/// Which lock a fault runs under (kernel-model.md §4.2–4.4, §4.9–4.12, §9.3).
+/// Which lock a fault runs under (docs/KERNEL-MODEL.md §4.2–4.4, §4.9–4.12, §9.3).
 ///
 /// The pipeline is `do_user_addr_fault()` of arch/x86/mm/fault.c: a user fault
 /// first tries the per-VMA lock (`lock_vma_under_rcu()`); a lookup failure or a
@@ -84,12 +84,18 @@ extension Simulation {
             if model.lookupRequiresAnonymous && !vma.isAnonymous {
                 return lookupFail(&ctx, .NOT_ANON, "\(vma.rangeDescription) has vm_ops: only anonymous VMAs are supported")
             }
-            if model.lookupRequiresAnonVMA && vma.isAnonymous && vma.anonVMA == nil {
+            // ≤6.4.8: the anon_vma test runs before vma_start_read(); 657b5146955e
+            // (6.4.9) moved it behind the lock (docs/CONCURRENCY.md §2.1).
+            let noAnonVMA = model.lookupRequiresAnonVMA && vma.isAnonymous && vma.anonVMA == nil
+            if noAnonVMA && !model.anonCheckAfterVMALock {
                 return lookupFail(&ctx, .NO_ANON_VMA, "\(vma.rangeDescription) has no anon_vma: find_mergeable_anon_vma() would walk unlocked neighbours")
             }
             // vma_start_read(): write-locked in the current mmap_lock write period?
             if isWriteLocked(ctx.mm, vma) || ctx.inject.vmaWriteLocked {
                 return lookupFail(&ctx, .VMA_WRITE_LOCKED, "\(vma.rangeDescription) is write-locked (vm_lock_seq == mm_lock_seq)")
+            }
+            if noAnonVMA {
+                return lookupFail(&ctx, .NO_ANON_VMA, "\(vma.rangeDescription) has no anon_vma (tested under the VMA lock): vma_end_read()")
             }
             if ctx.inject.vmaDetachedDuringLookup && !retried && model.lookupDetectsRecycledVMA {
                 // 6.15+: vm_refcnt was 0 → -EAGAIN, the lookup is retried.

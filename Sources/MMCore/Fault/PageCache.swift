@@ -3,10 +3,12 @@
 ///
 /// A regular session file behaves like the oracle's files (written page by
 /// page and fsync'ed): every page below EOF is cached and uptodate. Folios are
-/// created lazily on first use, one per (inode, index). An injected
-/// `pageCacheMiss` makes the faulting page uncached until the I/O that the
-/// first attempt starts has completed (the RETRY). Shmem pages exist only once
-/// something faulted them in (a hole is allocated by shmem_fault()).
+/// created lazily on first use, one per (inode, index), except the pages a
+/// punched hole removed (`Inode.uncachedPages`) until a fault reads them
+/// around again. An injected `pageCacheMiss` makes the faulting page uncached
+/// until the I/O that the first attempt starts has completed (the RETRY).
+/// Shmem pages exist only once something faulted them in (a hole is
+/// allocated by shmem_fault()).
 extension Simulation {
     /// The page-cache folio of `inode` at `index`, created on first use.
     @inline(__always)
@@ -22,6 +24,7 @@ extension Simulation {
     private func isCached(_ missPending: Bool, _ inode: Inode, _ index: UInt64, faulting: Bool) -> Bool {
         if index >= inode.sizePages { return false }
         if inode.isShmem { return inode.pageCache[index] != nil }
+        if inode.uncachedPages.contains(index) { return false }
         return !(faulting && missPending)
     }
 
@@ -84,16 +87,34 @@ extension Simulation {
             trace(ctx.tracing, "shmem_fault", existed ? "shmem object \(inode.path) page \(index) → f\(f.id)" : "hole at index \(index): new shmem page f\(f.id) (not the zero page)")
             return (f, [])
         }
-        if ctx.cacheMissPending {
+        if ctx.cacheMissPending || inode.uncachedPages.contains(index) {
             // The read is started and waited for with the lock dropped.
             ctx.cacheMissPending = false
             ctx.retryCode = .IO_RETRY
-            trace(ctx.tracing, "filemap_fault", "index \(index) not in the page cache: I/O with the lock dropped, VM_FAULT_RETRY|VM_FAULT_MAJOR")
+            let around = mmapReadAround(inode, index)
+            trace(ctx.tracing, "filemap_fault", "index \(index) not in the page cache: do_sync_mmap_readahead() reads pages \(around.lowerBound)-\(around.upperBound - 1) around it with the lock dropped, VM_FAULT_RETRY|VM_FAULT_MAJOR")
             _ = pageCacheFolio(inode, index)
             return (nil, [.retry, .major])
         }
         let f = pageCacheFolio(inode, index)
         trace(ctx.tracing, "filemap_fault", "page-cache page \(inode.path)@\(index) → f\(f.id)")
         return (f, [])
+    }
+
+    /// ra->ra_pages of the test machine's disk (read_ahead_kb 8192).
+    static let readAheadPages: UInt64 = 2048
+
+    /// Models the read-around of do_sync_mmap_readahead() (mm/filemap.c):
+    /// ra_pages pages starting ra_pages/2 before the faulting index, clamped
+    /// to EOF, are brought into the page cache (a hole reads as zeros without
+    /// I/O). Returns the index range read.
+    @discardableResult
+    func mmapReadAround(_ inode: Inode, _ index: UInt64) -> Range<UInt64> {
+        let lo = index - min(index, Self.readAheadPages / 2)
+        let hi = min(lo + Self.readAheadPages, inode.sizePages)
+        if !inode.uncachedPages.isEmpty {
+            inode.uncachedPages = inode.uncachedPages.filter { !(lo..<hi).contains($0) }
+        }
+        return lo..<hi
     }
 }

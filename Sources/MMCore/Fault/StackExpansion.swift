@@ -1,4 +1,4 @@
-/// Stack growth on a fault below a VM_GROWSDOWN VMA (kernel-model.md §4.4,
+/// Stack growth on a fault below a VM_GROWSDOWN VMA (docs/KERNEL-MODEL.md §4.4,
 /// §9.2 row 23).
 extension Simulation {
     /// RLIMIT_STACK of the test machine (`ulimit -s` 8192 KiB).
@@ -25,7 +25,8 @@ extension Simulation {
             let out = anonVMAPrepare(ctx.p, vma)
             if ctx.anon.action == .none { ctx.anon = out }
         }
-        if model.stackExpandUnderWriteLock { vmaStartWrite(ctx.mm, vma) }
+        // c137381f71ae (6.4.3+): vma_start_write() after anon_vma_prepare().
+        if model.stackExpandWriteLocksVMA { vmaStartWrite(ctx.mm, vma) }
         let grow = (vma.start - newStart) >> Linux.PAGE_SHIFT
         let size = vma.end - newStart
         guard grow <= vma.pgoff, size <= Self.rlimitStack else {

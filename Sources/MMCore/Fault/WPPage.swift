@@ -1,4 +1,4 @@
-/// Write faults on present read-only PTEs (kernel-model.md §4.7 do_wp_page,
+/// Write faults on present read-only PTEs (docs/KERNEL-MODEL.md §4.7 do_wp_page,
 /// §9.2 rows 5–8, 14–15, 18).
 extension Simulation {
     /// Models do_wp_page() (mm/memory.c). Shared mappings → wp_page_shared()

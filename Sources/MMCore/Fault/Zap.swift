@@ -24,6 +24,7 @@ extension Simulation {
         if f.mapcount == 0 && f.kind == .anon {
             f.anonVMA = nil
             f.anonExclusive = false
+            f.lazyFree = false
         }
     }
 }

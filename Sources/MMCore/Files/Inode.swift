@@ -1,7 +1,7 @@
 /// An inode of the session's file system, or a shmem object.
 ///
 /// Page-cache pages belong to the inode (its `address_space`), so two opens of
-/// one path share them (kernel-model.md §1.3).
+/// one path share them (docs/KERNEL-MODEL.md §1.3).
 public final class Inode {
     /// What backs the inode.
     public enum Kind: Sendable, Equatable {
@@ -22,6 +22,9 @@ public final class Inode {
     public let kind: Kind
     /// Page cache: file page index → folio.
     public var pageCache: [UInt64: Folio] = [:]
+    /// Regular files: page indices below EOF that are not in the page cache
+    /// (a hole punched by MADV_REMOVE/fallocate); every other page is cached.
+    public var uncachedPages: Set<UInt64> = []
 
     public init(ino: Int, path: String, size: UInt64, mode: UInt32, kind: Kind = .regular) {
         self.ino = ino

@@ -8,9 +8,14 @@ public struct PageInfo: Sendable, Equatable {
     public var present: Bool
     public var writable: Bool
     public var dirty: Bool
-    /// A MADV_GUARD_INSTALL marker.
+    /// A MADV_GUARD_INSTALL marker: a PTE marker with no page behind it
+    /// (pagemap's PM_GUARD_REGION bit), never a missing page.
     public var guardMarker: Bool
-    /// The frame mapped, if the entry is present.
+    /// PTEs mapping this entry's frame across all processes, as
+    /// /proc/kpagecount reports it: 0 for a guard marker (no frame), 0 for
+    /// the zero page, else the folio's mapcount.
+    public var mapcount: Int
+    /// The frame mapped, if the entry is present (nil for a guard marker).
     public var folio: FolioInfo?
 }
 
@@ -74,8 +79,10 @@ public struct AnonVMAInfo: Sendable, Equatable {
 
 extension Simulation {
     /// Every page of `pid` in [start, end) that has a page-table entry
-    /// (present, or a marker such as a guard), ascending. An exited process
-    /// has none.
+    /// (present, or a marker such as a guard), ascending, as pagemap walks
+    /// it (pagemap_pte_range(), fs/proc/task_mmu.c): a guard marker
+    /// (madvise_guard_install(), mm/madvise.c) is an entry of its own with
+    /// `guardMarker` set and mapcount 0. An exited process has none.
     public func pages(pid: Int, start: UInt64 = 0, end: UInt64 = UInt64.max) throws(SimulationError) -> [PageInfo] {
         guard let p = processes[pid] else { throw .noSuchProcess(pid) }
         let pt = p.mm.pageTable
@@ -83,9 +90,11 @@ extension Simulation {
         let hi = end == UInt64.max ? end & ~(Linux.PAGE_SIZE - 1) : end
         return pt.vpns(in: lo, hi).compactMap { vpn in
             guard let pte = pt[vpn] else { return nil }
+            let folio = pte.present ? pte.folio : nil
             return PageInfo(address: vpn << Linux.PAGE_SHIFT, present: pte.present, writable: pte.writable,
                             dirty: pte.dirty, guardMarker: pte.guardMarker,
-                            folio: pte.present ? pte.folio.map(FolioInfo.init) : nil)
+                            mapcount: folio.map { $0.isZero ? 0 : $0.mapcount } ?? 0,
+                            folio: folio.map(FolioInfo.init))
         }
     }
 

@@ -4,6 +4,8 @@
 public enum SimulationError: Error, Equatable, Sendable {
     case noSuchProcess(Int)
     case processExited(Int)
+    /// A tid that is not a thread of the process (pid, tid).
+    case noSuchThread(Int, Int)
     case fileExists(String)
     case limitExceeded(String)
 }
@@ -137,7 +139,7 @@ public final class Simulation {
         return f
     }
 
-    // MARK: VMA write locking (kernel-model.md §4.3 write side)
+    // MARK: VMA write locking (docs/KERNEL-MODEL.md §4.3 write side)
 
     /// vma_start_write(): the VMA is write-locked until the mmap_lock writer leaves.
     @inline(__always)

@@ -39,8 +39,12 @@ public final class Process {
     public var exitStatus: Int?
     public let mm: MM
     public var fds = FDTable()
+    /// The thread group's task ids, the leader (tid == pid) first: every
+    /// thread shares `mm` (clone(CLONE_VM|CLONE_THREAD)). See Threads.swift.
+    public internal(set) var threads: [Int]
 
     public init(pid: Int, ppid: Int?, comm: String, mm: MM) {
+        self.threads = [pid]
         self.pid = pid
         self.ppid = ppid
         self.comm = comm
@@ -48,7 +52,7 @@ public final class Process {
     }
 }
 
-/// Layout defaults of a new process (kernel-model.md §2.3: ASLR off).
+/// Layout defaults of a new process (docs/KERNEL-MODEL.md §2.3: ASLR off).
 public struct LayoutConfig: Sendable, Equatable, Codable {
     /// mmap_base for top-down placement.
     public var mmapBase: UInt64

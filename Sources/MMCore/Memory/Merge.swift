@@ -1,4 +1,4 @@
-/// VMA merging (kernel-model.md §2.5, rules R1–R6), after mm/vma.c of the
+/// VMA merging (docs/KERNEL-MODEL.md §2.5, rules R1–R6), after mm/vma.c of the
 /// 6.16–6.18 era: `is_mergeable_vma`, `is_mergeable_anon_vma`,
 /// `can_vma_merge_before/after/left/right`, `vma_merge_new_range`,
 /// `vma_merge_existing_range`, `vma_expand`, `commit_merge`.
@@ -33,6 +33,9 @@ struct VMAMergeProposal {
     var anonVMA: AnonVMA?
     /// brk's expand-only mode: merge with `prev` only, never absorb `next`.
     var justExpand = false
+    /// vmg->copied_from: the VMA copy_vma() copies (mremap's source); set by
+    /// vma_merge_copied_range(), nil for every other new range.
+    var copiedFrom: VMA?
     var state: VMAMergeState = .start
     /// Which neighbour(s) the merge joined.
     var side: MergeSide?
@@ -94,7 +97,10 @@ extension Simulation {
 
     /// Models is_mergeable_anon_vma() (mm/vma.c), rule R2. 6.16+
     /// (`model.mergeAnonVMA616`): the side that will donate an anon_vma must
-    /// not be a fork child; otherwise the anon_vmas must be the same. Before
+    /// not be a fork child — for a copied range (mremap) neither the middle
+    /// nor the VMA it was copied from (`vmg->copied_from`, the 6.18.y fix
+    /// "mm/vma: fix anon_vma UAF on mremap() faulted, unfaulted merge") —;
+    /// otherwise the anon_vmas must be the same. Before
     /// 6.16 the three-argument form: compatible if either is NULL and the
     /// neighbour's chain is singular, else equal. Returns nil when compatible.
     func isMergeableAnonVMA(_ vmg: VMAMergeProposal, mergeNext: Bool) -> String? {
@@ -103,7 +109,9 @@ extension Simulation {
         let srcAnon = vmg.anonVMA
         if model.mergeAnonVMA616 {
             if tgtAnon == nil, srcAnon != nil {
-                return vmaHadUncowedParents(vmg.middle) ? "source VMA is a fork child (chain length ≠ 1)" : nil
+                if vmaHadUncowedParents(vmg.middle) { return "source VMA is a fork child (chain length ≠ 1)" }
+                if vmaHadUncowedParents(vmg.copiedFrom) { return "copied-from VMA is a fork child (chain length ≠ 1)" }
+                return nil
             }
             if tgtAnon != nil, srcAnon == nil {
                 return vmaHadUncowedParents(tgt) ? "neighbour is a fork child (chain length ≠ 1)" : nil
@@ -198,9 +206,20 @@ extension Simulation {
         return target
     }
 
+    /// Models vma_merge_copied_range() (mm/vma.c): copy_vma()'s merge of the
+    /// destination range, vma_merge_new_range() with `vmg->copied_from` set to
+    /// the VMA being copied, so that the anon_vma rules and vma_expand() see it.
+    func vmaMergeCopiedRange(_ vmg: inout VMAMergeProposal, copiedFrom: VMA) -> VMA? {
+        vmg.copiedFrom = copiedFrom
+        vmg.middle = nil
+        return vmaMergeNewRange(&vmg)
+    }
+
     /// Models vma_expand() (mm/vma.c): grow `vmg.target` to [start, end),
-    /// absorbing `vmg.next` when the range ends at next's end (dup_anon_vma()
-    /// from next if the target has no anon_vma).
+    /// absorbing `vmg.next` when the range ends at next's end. The anon_vma
+    /// state is propagated by dup_anon_vma() from next when it is removed and
+    /// from the copied-from VMA of an mremap (a no-op when the target already
+    /// has an anon_vma).
     func vmaExpand(_ vmg: inout VMAMergeProposal) {
         let target = vmg.target!
         vmaStartWrite(vmg.mm, target)
@@ -209,6 +228,7 @@ extension Simulation {
             dupAnonVMA(target: target, source: next, pid: vmg.pid)
             vmg.removeNext = true
         }
+        if let src = vmg.copiedFrom { dupAnonVMA(target: target, source: src, pid: vmg.pid) }
         commitMerge(&vmg)
     }
 

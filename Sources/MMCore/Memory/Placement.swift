@@ -1,4 +1,4 @@
-/// Choosing an address for a mapping (kernel-model.md §2.3): mm/mmap.c
+/// Choosing an address for a mapping (docs/KERNEL-MODEL.md §2.3): mm/mmap.c
 /// `__get_unmapped_area`, mm/huge_memory.c `__thp_get_unmapped_area`,
 /// arch/x86/kernel/sys_x86_64.c `arch_get_unmapped_area[_topdown]`, mm/vma.c
 /// `unmapped_area[_topdown]`. x86-64, 47-bit window, ASLR off.

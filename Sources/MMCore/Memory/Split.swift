@@ -1,4 +1,4 @@
-/// Splitting VMAs and modifying the attributes of a range (kernel-model.md
+/// Splitting VMAs and modifying the attributes of a range (docs/KERNEL-MODEL.md
 /// §3.1–3.2), after mm/vma.c: `__split_vma`, `split_vma`, `vma_modify`,
 /// `vma_modify_flags`. Also the small VMA-lifetime helpers every syscall of
 /// this family shares.

@@ -62,7 +62,7 @@ public final class VMA {
     public func linearPageIndex(_ addr: UInt64) -> UInt64 { ((addr - start) >> Linux.PAGE_SHIFT) &+ pgoff }
     /// Chain length (entries on anon_vma_chain).
     public var chainLength: Int { chain.count }
-    /// A fork child: has an anon_vma and a chain length other than 1 (kernel-model.md §0.4).
+    /// A fork child: has an anon_vma and a chain length other than 1 (docs/KERNEL-MODEL.md §0.4).
     public var isForkChild: Bool { anonVMA != nil && chain.count != 1 }
     /// The anon_vma chain as the kernel's list orders it (newest first).
     public var chainNewestFirst: [AnonVMA] { chain.reversed().map(\.anonVMA) }

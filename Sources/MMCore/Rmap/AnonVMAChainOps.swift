@@ -41,7 +41,7 @@ extension Simulation {
         anonVMAClone(dst: target, src: source, pid: pid)
     }
 
-    /// Models unlink_anon_vmas() (mm/rmap.c), kernel-model.md §7.2: removes every
+    /// Models unlink_anon_vmas() (mm/rmap.c), docs/KERNEL-MODEL.md §7.2: removes every
     /// AVC of `vma`; an anon_vma whose tree empties drops its parent's
     /// num_children and one reference (put_anon_vma()).
     func unlinkAnonVMAs(_ vma: VMA) {

@@ -1,4 +1,4 @@
-/// anon_vma handling of fork (kernel-model.md §6.2).
+/// anon_vma handling of fork (docs/KERNEL-MODEL.md §6.2).
 extension Simulation {
     /// What anon_vma_fork() did for one child VMA.
     enum AnonVMAForkResult {

@@ -1,4 +1,4 @@
-/// Lazy anon_vma creation (kernel-model.md §4.8, §5, §8.4).
+/// Lazy anon_vma creation (docs/KERNEL-MODEL.md §4.8, §5, §8.4).
 ///
 /// An anon_vma is created only when something first needs one: a fault that
 /// installs an anonymous page, stack expansion, guard installation — never by
@@ -26,6 +26,13 @@ extension Simulation {
             return []
         }
         if ctx.underVMALock {
+            if model.anonPrepareUnderVMALock {
+                // v3-no-26 / 6.4-no-26: no mmap_lock at all; the neighbour walk is unlocked (race R-A).
+                ctx.step("__anon_vma_prepare", "vma_lock_only", "anon_vma_prepare")
+                trace(ctx.tracing, "anon_vma_prepare", "__anon_vma_prepare() holding only the VMA read lock: find_mergeable_anon_vma() walks the tree unlocked")
+                ctx.anon = anonVMAPrepare(ctx.p, vma)
+                return []
+            }
             guard model.anonPrepareTrylock else {
                 trace(ctx.tracing, "vmf_anon_prepare", "no anon_vma under the VMA lock: vma_end_read(), VM_FAULT_RETRY")
                 ctx.retryCode = .NO_ANON_VMA
@@ -141,7 +148,7 @@ extension Simulation {
         return nil
     }
 
-    /// The `eagerAnonVMA` option (kernel-model.md §8.4, Matthew Wilcox's "why not
+    /// The `eagerAnonVMA` option (docs/KERNEL-MODEL.md §8.4, Matthew Wilcox's "why not
     /// at mmap time?"): a private (neither VM_SHARED nor VM_MAYSHARE), writable
     /// VMA left without an anon_vma by mmap/brk/mprotect/mremap gets one at
     /// once, with the normal neighbour search. Not kernel behaviour.

@@ -1,4 +1,4 @@
-/// brk(2) (kernel-model.md §3.7): mm/mmap.c `SYSCALL_DEFINE1(brk)`,
+/// brk(2) (docs/KERNEL-MODEL.md §3.7): mm/mmap.c `SYSCALL_DEFINE1(brk)`,
 /// `check_brk_limits`, mm/vma.c `do_brk_flags`.
 extension Simulation {
     /// brk(2): below start_brk (brk(0) included) → the current brk; equal

@@ -1,4 +1,4 @@
-/// exit_group(2): exit_mmap() (kernel-model.md §7).
+/// exit_group(2): exit_mmap() (docs/KERNEL-MODEL.md §7).
 extension Simulation {
     /// exit(): tears the address space down and marks the process exited.
     func sysExit(_ p: Process, status: Int) -> SysReturn {

@@ -1,4 +1,4 @@
-/// fork(2): dup_mmap() and copy_page_range() (kernel-model.md §6).
+/// fork(2): dup_mmap() and copy_page_range() (docs/KERNEL-MODEL.md §6).
 extension Simulation {
     /// fork(): a child process (new pid, ppid = parent) sharing the parent's
     /// open file descriptions, with a copy of its address space; returns the

@@ -1,4 +1,4 @@
-/// madvise(2) (kernel-model.md §3.5): mm/madvise.c `do_madvise`,
+/// madvise(2) (docs/KERNEL-MODEL.md §3.5): mm/madvise.c `do_madvise`,
 /// `madvise_walk_vmas`, `madvise_vma_behavior`, `madvise_update_vma`,
 /// `madvise_dontneed_free`, `madvise_populate`, `madvise_guard_install`,
 /// `madvise_guard_remove`.
@@ -104,14 +104,7 @@ extension Simulation {
                 tracer.step("madvise_dontneed_free", "\(vma.rangeDescription) is VM_LOCKED/VM_PFNMAP: EINVAL")
                 return .EINVAL
             }
-            if advice == Linux.MADV_FREE {
-                if !vma.isAnonymous {
-                    tracer.step("madvise_free_single_vma", "\(vma.rangeDescription) is not anonymous: EINVAL")
-                    return .EINVAL
-                }
-                tracer.step("madvise_free_single_vma", "lazy free: pages stay mapped until reclaim (no memory pressure modelled)")
-                return nil
-            }
+            if advice == Linux.MADV_FREE { return madviseFreeSingleVMA(p, vma, start, end) }
             let zapped = zapRange(mm, start, end, dropGuards: false)
             tracer.step("madvise_dontneed_single_vma", "[\(hex(start))-\(hex(end))): \(zapped) PTE(s) zapped; guard markers, flags and anon_vma kept")
             return nil
@@ -125,7 +118,11 @@ extension Simulation {
                 tracer.step("can_madv_lru_vma", "\(vma.rangeDescription) is VM_LOCKED/VM_PFNMAP: EINVAL")
                 return .EINVAL
             }
-            tracer.step("madvise_cold_or_pageout", "\(name) accepted; LRU aging/reclaim not modelled (no swap)")
+            if advice == Linux.MADV_COLD {
+                tracer.step("madvise_cold_or_pageout", "MADV_COLD: pages deactivated; LRU aging not modelled")
+                return nil
+            }
+            madvisePageout(p, vma, start, end)
             return nil
         case Linux.MADV_REMOVE:
             prev = nil
@@ -221,11 +218,12 @@ extension Simulation {
         }
     }
 
-    /// Models madvise_remove() (mm/madvise.c): VM_LOCKED → EINVAL; needs a
-    /// file (EINVAL) mapped shared and writable (EACCES); then the file
-    /// range is punched. Modelled: this process's PTEs in range are zapped
-    /// and page-cache folios of the range that no PTE maps any more are
-    /// dropped (other processes' PTEs are not searched).
+    /// Models madvise_remove() (mm/madvise.c): VM_LOCKED → EINVAL; no file
+    /// (private anonymous memory) → EINVAL; not vma_is_shared_maywrite() (a
+    /// private file mapping, or a shared one of a file opened read-only) →
+    /// EACCES; else vfs_fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+    /// on the file range the VMA maps there (punchHole()): every process
+    /// loses those pages.
     func madviseRemove(_ p: Process, _ vma: VMA, _ start: UInt64, _ end: UInt64) -> Errno? {
         if vma.flags.contains(.LOCKED) {
             tracer.step("madvise_remove", "VM_LOCKED: EINVAL")
@@ -239,16 +237,9 @@ extension Simulation {
             tracer.step("madvise_remove", "\(vma.rangeDescription) is not a shared writable mapping: EACCES")
             return .EACCES
         }
-        let zapped = zapRange(p.mm, start, end, dropGuards: false)
-        let first = vma.linearPageIndex(start), last = vma.linearPageIndex(end - Linux.PAGE_SIZE)
-        var dropped = 0
-        for idx in first...last {
-            if let folio = f.inode.pageCache[idx], folio.mapcount == 0 {
-                f.inode.pageCache[idx] = nil
-                dropped += 1
-            }
-        }
-        tracer.step("madvise_remove", "hole punched in file\(f.id) pages \(first)…\(last): \(zapped) PTE(s) zapped, \(dropped) page-cache page(s) dropped")
+        let first = vma.linearPageIndex(start), count = (end - start) >> Linux.PAGE_SHIFT
+        let r = punchHole(f.inode, first: first, count: count)
+        tracer.step("madvise_remove", "vfs_fallocate(PUNCH_HOLE) on \(f.inode.isShmem ? "shmem object" : f.inode.path) pages \(first)…\(first + count - 1): \(r.unmapped) PTE(s) unmapped in every process, \(r.freed) page(s) freed")
         return nil
     }
 
@@ -341,7 +332,7 @@ extension Simulation {
 
     /// Prepares an anon_vma for an anonymous VMA that gets guard markers, so
     /// that fork copies its page tables (the machine's backport behaves as if
-    /// anon_vma_prepare() ran, kernel-model.md §3.5): __anon_vma_prepare()
+    /// anon_vma_prepare() ran, docs/KERNEL-MODEL.md §3.5): __anon_vma_prepare()
     /// reuses a neighbour's anon_vma or allocates one.
     func anonVMAPrepareForGuard(_ p: Process, _ vma: VMA) {
         _ = anonVMAPrepare(p, vma)

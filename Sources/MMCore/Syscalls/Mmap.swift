@@ -1,11 +1,11 @@
-/// mmap(2) (kernel-model.md §2): arch/x86/kernel/sys_x86_64.c `sys_mmap`,
+/// mmap(2) (docs/KERNEL-MODEL.md §2): arch/x86/kernel/sys_x86_64.c `sys_mmap`,
 /// mm/mmap.c `ksys_mmap_pgoff`, `do_mmap`, mm/vma.c `mmap_region` /
 /// `__mmap_region`, mm/gup.c `__mm_populate`.
 extension Simulation {
     /// MAX_LFS_FILESIZE on 64-bit (file_mmap_size_max() of a regular file).
     static let maxLFSFileSize: UInt64 = UInt64(Int64.max)
 
-    /// mmap(2): the errno contract of kernel-model.md §2.1 in the kernel's
+    /// mmap(2): the errno contract of docs/KERNEL-MODEL.md §2.1 in the kernel's
     /// order, the vm_flags of §2.2, placement (§2.3), mmap_region() (§2.4)
     /// and MAP_POPULATE / MAP_LOCKED population. Returns the start of the
     /// requested range (which may lie inside a larger, merged VMA).

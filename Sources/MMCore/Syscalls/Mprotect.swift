@@ -1,4 +1,4 @@
-/// mprotect(2) (kernel-model.md §3.4): mm/mprotect.c `do_mprotect_pkey`,
+/// mprotect(2) (docs/KERNEL-MODEL.md §3.4): mm/mprotect.c `do_mprotect_pkey`,
 /// `mprotect_fixup`, `change_protection`.
 extension Simulation {
     /// mprotect(2) → do_mprotect_pkey(): validation, then every VMA of the

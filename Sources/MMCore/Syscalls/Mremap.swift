@@ -1,4 +1,4 @@
-/// mremap(2) (kernel-model.md §3.6), after mm/mremap.c of 6.18
+/// mremap(2) (docs/KERNEL-MODEL.md §3.6), after mm/mremap.c of 6.18
 /// (`struct vma_remap_struct`): `check_mremap_params`, `do_mremap`,
 /// `remap_move` (6.17+: a same-size MREMAP_FIXED move may span several
 /// VMAs), `check_prep_vma`, `mremap_to`, `mremap_at`, `shrink_vma`,
@@ -327,8 +327,10 @@ extension Simulation {
 
     /// Models copy_vma() (mm/vma.c): the destination VMA of a move. An
     /// anonymous source without anon_vma gets pgoff = new address >> 12 (so
-    /// it can merge there); otherwise the pgoff is kept. Tried as a new range
-    /// with the source's anon_vma (vma_merge_new_range()); else a duplicate
+    /// it can merge there); otherwise the pgoff is kept. Tried as a copied
+    /// range with the source's anon_vma (vma_merge_copied_range(): a fork
+    /// child source never donates its anon_vma to an unfaulted neighbour, and
+    /// a merged neighbour gets the source's anon_vma); else a duplicate
     /// VMA sharing the source's anon_vma and chain (anon_vma_clone()). If
     /// the source itself was absorbed, `vma` is updated to the merged VMA.
     func copyVMA(_ p: Process, _ vma: inout VMA, addr: UInt64, len: UInt64, pgoff pgoffIn: UInt64) -> VMA {
@@ -342,7 +344,7 @@ extension Simulation {
         var vmg = VMAMergeProposal(mm: mm, pid: p.pid, prev: mm.vmas.vmaEnding(atOrBefore: addr), middle: nil,
                                    next: mm.vmas.findVMA(addr), start: addr, end: addr + len, pgoff: pgoff,
                                    flags: vma.flags, file: vma.file, anonVMA: vma.anonVMA)
-        if let merged = vmaMergeNewRange(&vmg) {
+        if let merged = vmaMergeCopiedRange(&vmg, copiedFrom: vma) {
             if vmaStart >= merged.start && vmaStart < merged.end {
                 tracer.step("copy_vma", "the source was merged into the destination \(merged.rangeDescription)")
                 vma = merged

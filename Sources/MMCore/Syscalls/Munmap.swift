@@ -1,5 +1,5 @@
 /// munmap(2) and the unmap core every syscall of the family uses
-/// (kernel-model.md §3.3): mm/vma.c `do_vmi_munmap`, `do_vmi_align_munmap`,
+/// (docs/KERNEL-MODEL.md §3.3): mm/vma.c `do_vmi_munmap`, `do_vmi_align_munmap`,
 /// `vms_gather_munmap_vmas`, `vms_complete_munmap_vmas`.
 extension Simulation {
     /// munmap(2) (`__vm_munmap()` → do_vmi_munmap()): unaligned start, start

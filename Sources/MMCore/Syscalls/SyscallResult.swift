@@ -1,7 +1,7 @@
 /// Which neighbour a merge joined (api.md `effects.merged`).
 public enum MergeSide: String, Sendable, Codable { case prev, next, both }
 
-/// What dup_mmap() did with one parent VMA (kernel-model.md §6).
+/// What dup_mmap() did with one parent VMA (docs/KERNEL-MODEL.md §6).
 public struct ForkVMAEffect: Sendable, Equatable {
     public enum AnonVMAAction: String, Sendable, Codable {
         /// The parent VMA had no anon_vma: nothing to clone.

@@ -11,7 +11,10 @@ import Foundation
 ///   lengths are `pages` pages unless `length_bytes` is given;
 /// * files are created as "/oracle/<name>"; the runner writes them page by
 ///   page and reads every page before the workers start, so every page below
-///   EOF is cached — which is how the simulator treats session files;
+///   EOF is cached — which is how the simulator treats session files. Those
+///   page-cache pages (created here up front) are labelled "<name>@<index>";
+///   a page the file gets later (after a punched hole) is just a frame ("F<n>"),
+///   as the runner labels every PFN it did not resolve at start;
 /// * fd labels are per process; a child inherits its parent's labels (the
 ///   worker's dict is copied by fork(), and the simulator's fork copies the
 ///   fd table); a closed label passes fd -1 afterwards;
@@ -56,6 +59,9 @@ final class ScenarioRunner {
     /// Frame labels: private anonymous folio id → "F<n>", shmem object → "shm<k>".
     private var anonLabels: [Int: String] = [:]
     private var shmemLabels: [Int: String] = [:]
+    /// Ids of the page-cache folios the files had at start (run_kernel.py's
+    /// resolve_file_pfns()).
+    private var originalFileFolios: Set<Int> = []
 
     init(_ scenario: OracleScenario, model: KernelModel = .v6_18) {
         self.scenario = scenario
@@ -71,6 +77,7 @@ final class ScenarioRunner {
             let inode = try sim.createFile(path: Self.path(of: f.name), size: f.size,
                                            mode: f.writable == false ? 0o444 : 0o644)
             inodes[f.name] = inode
+            for index in 0..<inode.sizePages { originalFileFolios.insert(sim.pageCacheFolio(inode, index).id) }
         }
         let p0 = sim.createProcess(comm: "p0")
         register("p0", pid: p0.pid, fds: [:])
@@ -364,7 +371,7 @@ final class ScenarioRunner {
                     }()
                     return "\(k)@\(folio.index)"
                 }
-                if let n = fileName(inode) { return "\(n)@\(folio.index)" }
+                if let n = fileName(inode), originalFileFolios.contains(folio.id) { return "\(n)@\(folio.index)" }
             }
             fallthrough
         case .anon:

@@ -1,0 +1,320 @@
+import CLinuxShims
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One accepted TCP connection with a non-blocking socket, driven by its
+/// ``HTTPEventLoop``: bytes in, requests decoded, answered in order, bytes out.
+///
+/// `@unchecked Sendable`: the connection is owned by its loop's thread, except
+/// while ``isBusy``: then it is out of the loop's epoll set and exactly one
+/// other thread (a worker answering a slow request, or a stream thread) owns
+/// it until it hands it back with ``HTTPEventLoop/resume(_:with:keepAlive:)``.
+final class HTTPConnection: @unchecked Sendable {
+    let fd: Int32
+    unowned(unsafe) let loop: HTTPEventLoop
+    private var parser: HTTPParser
+    /// Bytes to send, from `outOffset` on.
+    var out: [UInt8] = []
+    private var outOffset = 0
+    /// Monotonic seconds of the last byte read or written.
+    private(set) var lastActivity: Double
+    /// When the first byte of the request still being received arrived.
+    private var requestStarted: Double?
+    /// A request is being answered off the loop; the connection is not in epoll.
+    private(set) var isBusy = false
+    /// Close once `out` is sent (no more requests are read).
+    private var closeAfterFlush = false
+    /// The peer closed its sending side.
+    private var peerClosed = false
+    /// Lingering close: our side is shut down, reading until the peer closes or this deadline.
+    private(set) var lingerDeadline: Double?
+    private var lingerDrained = 0
+    /// The epoll events currently registered (nil: not registered).
+    var interest: UInt32?
+    /// Set by ``kill()``: close as soon as the loop owns the connection again.
+    private(set) var isKilled = false
+
+    /// Stop reading requests while this many response bytes wait to be sent.
+    private static let outputHighWater = 1 << 20
+
+    init(fd: Int32, loop: HTTPEventLoop, now: Double) {
+        self.fd = fd
+        self.loop = loop
+        self.parser = HTTPParser(limits: loop.server.configuration.limits.parserLimits)
+        self.lastActivity = now
+    }
+
+    /// Nothing received, nothing being answered, nothing to send: closable at shutdown.
+    var isIdle: Bool { !isBusy && !parser.hasPartialRequest && outOffset == out.count && lingerDeadline == nil }
+
+    /// The epoll events this connection wants now.
+    var wantedEvents: UInt32 {
+        let pending = outOffset < out.count
+        if lingerDeadline != nil { return EPOLLIN.rawValue }
+        var events: UInt32 = pending ? EPOLLOUT.rawValue : 0
+        if !closeAfterFlush && !peerClosed && out.count - outOffset < Self.outputHighWater { events |= EPOLLIN.rawValue }
+        return events
+    }
+
+    // MARK: - Events from the loop
+
+    /// Handles readiness reported by epoll. `buffer` is the loop's scratch buffer.
+    func handle(events: UInt32, buffer: UnsafeMutableRawBufferPointer, now: Double) {
+        if lingerDeadline != nil {
+            drainLinger()
+            return
+        }
+        if events & EPOLLOUT.rawValue != 0 {
+            guard flush(now: now) else { return }
+        }
+        if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 && !peerClosed && !closeAfterFlush {
+            for _ in 0..<4 {
+                let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+                if n > 0 {
+                    lastActivity = now
+                    parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    if n < buffer.count { break }
+                } else if n == 0 {
+                    peerClosed = true
+                    break
+                } else {
+                    let err = errno
+                    if err == EINTR { continue }
+                    if err == EAGAIN || err == EWOULDBLOCK { break }
+                    loop.close(self)
+                    return
+                }
+            }
+        }
+        serve(now: now)
+    }
+
+    /// Answers every complete buffered request that can be answered now, then sends.
+    func serve(now: Double) {
+        if isKilled {
+            loop.close(self)
+            return
+        }
+        let server = loop.server
+        while !isBusy && !closeAfterFlush && out.count - outOffset < Self.outputHighWater {
+            let request: HTTPRequest?
+            do {
+                request = try parser.nextRequest()
+            } catch {
+                fail(error.status, code: error.code, message: error.message)
+                break
+            }
+            guard let request else { break }
+            requestStarted = nil
+            if server.handler.answersSlowly(request) {
+                handOff { [self] in answer(request, started: monotonicMicros()) }
+                return
+            }
+            if !answer(request, started: monotonicMicros()) { return }
+        }
+        if !isBusy && !closeAfterFlush {
+            if parser.takeContinueRequest() { out.append(contentsOf: HTTPResponseEncoder.continueResponse) }
+            if peerClosed {
+                do { try parser.finish() } catch { fail(error.status, code: error.code, message: error.message) }
+                closeAfterFlush = true
+            } else if parser.hasPartialRequest {
+                if requestStarted == nil { requestStarted = now }
+            } else {
+                requestStarted = nil
+            }
+        }
+        loop.scheduleFlush(self)
+    }
+
+    /// Set while the connection is in its loop's flush queue.
+    var flushScheduled = false
+
+    /// Sends what the last ``serve(now:)`` queued; called by the loop once it has
+    /// answered every ready connection, so that one round's responses go out together
+    /// instead of each send waking the clients while other requests wait.
+    func flushQueued(now: Double) {
+        guard flush(now: now) else { return }
+        loop.updateInterest(self)
+    }
+
+    /// Calls the handler and appends its response. Runs on the loop, or on a worker
+    /// while busy. Returns `false` if the connection was handed to a stream thread.
+    @discardableResult
+    private func answer(_ request: HTTPRequest, started: UInt64) -> Bool {
+        let server = loop.server
+        let response = server.handler.handle(request)
+        let keepAlive = HTTPResponseEncoder.keepsAlive(response, request, shuttingDown: server.isShuttingDown)
+        switch response.body {
+        case .bytes(let body):
+            let kept = HTTPResponseEncoder.appendBytesResponse(response, body: body, to: request,
+                                                              keepAlive: keepAlive, into: &out)
+            if !kept { closeAfterFlush = true }
+            server.accessLog?(request.method.rawValue, request.path, response.status.code,
+                              Int(monotonicMicros() &- started), response.label)
+            return true
+        case .stream(let produce):
+            if !isBusy { handOff(nil) }
+            Thread.detachNewThread { [self] in
+                stream(request, response, produce: produce, keepAlive: keepAlive, started: started)
+            }
+            return false
+        }
+    }
+
+    /// Takes the connection off the loop (out of epoll) and, if `work` is given, runs it
+    /// on a worker thread, then hands the connection back to the loop.
+    private func handOff(_ work: (@Sendable () -> Bool)?) {
+        isBusy = true
+        loop.unregister(self)
+        guard let work else { return }
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            if work() { loop.post(.resume(self)) }
+        }
+    }
+
+    /// Back on the loop after a hand-off: re-register and continue with buffered requests.
+    func resumed(now: Double) {
+        isBusy = false
+        lastActivity = now
+        if isKilled {
+            loop.close(self)
+            return
+        }
+        loop.updateInterest(self)
+        serve(now: now)
+    }
+
+    /// Queues the JSON error envelope for a request that cannot be decoded; then close.
+    private func fail(_ status: HTTPStatus, code: String, message: String) {
+        out.append(contentsOf: HTTPResponseEncoder.errorResponse(status, code: code, message: message))
+        closeAfterFlush = true
+        loop.server.accessLog?("-", "-", status.code, 0, nil)
+    }
+
+    // MARK: - Streaming (a thread of its own, blocking I/O)
+
+    /// Sends the queued bytes, the head and the streamed body with blocking writes, on
+    /// a thread of its own; then hands the connection back to the loop.
+    private func stream(_ request: HTTPRequest, _ response: HTTPResponse,
+                        produce: @Sendable (HTTPStreamWriter) -> Void, keepAlive: Bool, started: UInt64) {
+        let server = loop.server
+        setBlocking(fd, true)
+        let chunked = request.version != .http1_0
+        var keepAlive = keepAlive && chunked
+        HTTPResponseEncoder.appendHead(response, version: request.version, keepAlive: keepAlive,
+                                       framing: chunked ? .chunked : .closeDelimited, to: &out)
+        if !socketSendAll(fd, Array(out[outOffset...])) {
+            keepAlive = false
+        } else if request.method != .head {
+            let writer = HTTPStreamWriter(fd: fd, chunked: chunked, isShuttingDown: { [server] in server.isShuttingDown })
+            produce(writer)
+            if writer.clientGone || (chunked && !socketSendAll(fd, Array("0\r\n\r\n".utf8))) { keepAlive = false }
+            if server.isShuttingDown { keepAlive = false }
+        }
+        out.removeAll(keepingCapacity: true)
+        outOffset = 0
+        if !keepAlive { closeAfterFlush = true }
+        setBlocking(fd, false)
+        server.accessLog?(request.method.rawValue, request.path, response.status.code, Int(monotonicMicros() &- started),
+                          response.label)
+        loop.post(.resume(self))
+    }
+
+    // MARK: - Output and closing
+
+    /// Sends what it can of `out` without blocking. Returns `false` if the connection was closed.
+    private func flush(now: Double) -> Bool {
+        while outOffset < out.count {
+            let n = out.withUnsafeBytes { raw in
+                send(fd, raw.baseAddress! + outOffset, raw.count - outOffset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            }
+            if n > 0 {
+                outOffset += n
+                lastActivity = now
+                continue
+            }
+            let err = errno
+            if n < 0 && err == EINTR { continue }
+            if n < 0 && (err == EAGAIN || err == EWOULDBLOCK) { return true }
+            loop.close(self)
+            return false
+        }
+        if out.capacity > 4 * Self.outputHighWater { out = [] } else { out.removeAll(keepingCapacity: true) }
+        outOffset = 0
+        if closeAfterFlush {
+            if peerClosed {
+                loop.close(self)
+                return false
+            }
+            // Half-close and drain briefly so the peer reads our last response instead of a reset.
+            _ = sysShutdown(fd, Int32(SHUT_WR))
+            lingerDeadline = now + 2
+            loop.updateInterest(self)
+            return false
+        }
+        return true
+    }
+
+    /// Reads and discards what the peer still sends after our last
+    /// response (an oversized body, say), so it reads that response instead
+    /// of a reset. Ends when the peer closes, after 64 MiB, or at the
+    /// deadline (`checkTimeouts`); at most 1 MiB per wake-up, so one
+    /// draining peer cannot hold up the loop's other connections.
+    private func drainLinger() {
+        let done: Bool = withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 8) { scratch in
+            var thisWake = 0
+            while thisWake < 1 << 20 {
+                let n = recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT))
+                if n > 0 {
+                    thisWake += n
+                    continue
+                }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+                return true   // the peer closed, or an error
+            }
+            lingerDrained += thisWake
+            return lingerDrained > 64 << 20
+        }
+        if done { loop.close(self) }
+    }
+
+    /// Periodic check: read timeout (408), idle keep-alive timeout, lingering deadline,
+    /// and idle connections at shutdown.
+    func checkTimeouts(now: Double) {
+        guard !isBusy else { return }
+        let limits = loop.server.configuration.limits
+        if let deadline = lingerDeadline {
+            if now >= deadline { loop.close(self) }
+            return
+        }
+        if let started = requestStarted, now - started >= limits.readTimeout {
+            requestStarted = nil
+            out.append(contentsOf: HTTPResponseEncoder.errorResponse(.requestTimeout, code: "request_timeout",
+                                                                     message: "request not received in time"))
+            closeAfterFlush = true
+            loop.server.accessLog?("-", "-", HTTPStatus.requestTimeout.code, 0, nil)
+            if flush(now: now) { loop.updateInterest(self) }
+            return
+        }
+        if isIdle && (now - lastActivity >= limits.idleTimeout || loop.server.isShuttingDown) {
+            loop.close(self)
+        } else if outOffset < out.count && now - lastActivity >= limits.idleTimeout {
+            loop.close(self)  // the peer stopped reading
+        }
+    }
+
+    /// Forced close at the end of a shutdown grace period. A busy connection's socket is
+    /// shut down so its worker or stream thread fails fast; the loop closes it on return.
+    func kill() {
+        isKilled = true
+        if isBusy {
+            _ = sysShutdown(fd, Int32(SHUT_RDWR))
+        } else {
+            loop.close(self)
+        }
+    }
+}

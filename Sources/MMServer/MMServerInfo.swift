@@ -1,2 +1,0 @@
-/// The mmsim HTTP service.
-public enum MMServerInfo { public static let name = "mmsim" }

@@ -1,0 +1,62 @@
+import MMHTTP
+import Foundation
+import MMCore
+
+extension MMSimApp: HTTPHandler {
+    /// HTTPHandler: answers and records metrics for one request.
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let t0 = SessionStore.now()
+        var (response, route) = respond(request)
+        metrics.observe(route: route, status: response.status.code, seconds: SessionStore.now() - t0)
+        response.label = route
+        return response
+    }
+
+    /// HTTPHandler: what its route says (`Route.slow`): reads and single
+    /// faults are answered on the event loop; every other POST (syscalls that
+    /// may populate gigabytes, batches, replays, compares), DELETE, and any
+    /// large body go to a worker thread.
+    public func answersSlowly(_ request: HTTPRequest) -> Bool {
+        if request.body.count > 64 * 1024 { return true }
+        if request.method == .get || request.method == .head { return false }
+        let path = Self.hasPercent(request.path) ? (request.decodedPath ?? request.path) : request.path
+        guard case let .route(route, _)? = try? router.match(request, path: path) else { return true }
+        return route.slow
+    }
+}
+
+/// Starts the service: the HTTP server, the idle-session reaper and the
+/// signal handlers. Returns the running server.
+public enum MMSimService {
+    public static func start(config: ServerConfig, log: @escaping @Sendable (String) -> Void) throws -> (HTTPServer, MMSimApp) {
+        let app = MMSimApp(config: config)
+        let limits = HTTPServerLimits(maxHeaderBytes: config.maxHeaderBytes, maxBodyBytes: config.maxBodyBytes,
+                                      readTimeout: config.readTimeoutSeconds, idleTimeout: config.idleTimeoutSeconds,
+                                      maxConnections: config.maxConnections)
+        var accessLog: HTTPAccessLog?
+        if config.accessLog {
+            accessLog = { (method: String, path: String, status: Int, us: Int, route: String?) in
+                log("\(method) \(path) \(status) \(us)us \(route ?? "-")")
+            }
+        }
+        let server = HTTPServer(configuration: HTTPServerConfiguration(host: config.host, port: config.port, limits: limits,
+                                                                            eventLoops: config.eventLoops),
+                                handler: app, accessLog: accessLog)
+        try server.start()
+        let reaper = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mmsim.reaper"))
+        let every = max(1.0, min(60.0, config.limits.sessionIdleSeconds / 4))
+        reaper.schedule(deadline: .now() + every, repeating: every)
+        reaper.setEventHandler { [app] in
+            let n = app.store.expireIdle()
+            if n > 0 { log("expired \(n) idle session(s)") }
+        }
+        reaper.resume()
+        app.retain(reaper)
+        return (server, app)
+    }
+}
+
+extension MMSimApp {
+    /// Keeps a timer source alive for the app's lifetime.
+    func retain(_ source: any DispatchSourceTimer) { timers.append(source) }
+}

@@ -1,0 +1,122 @@
+import MMCore
+import MMTrace
+
+extension Op {
+    /// Applies the operation to `sim`: the one function every operation
+    /// goes through, whether it came alone, in a batch, from a replay of the
+    /// log or in a compare. Errors change nothing. The caller holds the
+    /// session lock (a session's operations run one at a time, in log order).
+    /// `summary` keeps only a fault's outcome and lock code and a syscall's
+    /// return (built straight from the result, which is not copied).
+    func apply(to sim: Simulation, maxProcesses: Int, summary: Bool) throws(APIError) -> OpResult {
+        do {
+            switch self {
+            case let .file(path, size, mode):
+                return .file(try sim.createFile(path: path, size: size, mode: mode))
+            case let .process(comm):
+                guard sim.processes.count < maxProcesses else { throw Self.tooManyProcesses(maxProcesses) }
+                return .process(sim.createProcess(comm: comm))
+            case let .thread(pid):
+                let tid = try sim.createThread(pid: pid)
+                return .json(.object([("pid", .num(pid)), ("tid", .num(tid))]))
+            case let .syscall(pid, tid, call):
+                if let tid { _ = try sim.process(pid, tid: tid) }
+                if case .fork = call, sim.processes.count >= maxProcesses { throw Self.tooManyProcesses(maxProcesses) }
+                let r = try sim.syscall(pid: pid, call)
+                return summary ? .syscallSummary(SyscallSummary(r)) : .syscall(r)
+            case let .fault(pid, tid, address, access, mode, inject):
+                if let tid { _ = try sim.process(pid, tid: tid) }
+                let r = try sim.fault(pid: pid, address: address, access: access, mode: mode, inject: inject)
+                return summary ? .faultSummary(FaultSummary(r)) : .fault(r)
+            case let .touch(pid, address, pages, access):
+                _ = try sim.process(pid)
+                var out: [FaultResult] = []
+                let base = address & ~(Linux.PAGE_SIZE - 1)
+                for k in 0..<pages {
+                    out.append(try sim.fault(pid: pid, address: base + UInt64(k) * Linux.PAGE_SIZE, access: access))
+                }
+                return .touch(out, summary: summary)
+            case let .replay(request):
+                return try request.apply(to: sim)
+            }
+        } catch let e as SimulationError {
+            throw Self.apiError(e)
+        } catch let e as APIError {
+            throw e
+        } catch {
+            throw APIError(.internalError, "\(error)")
+        }
+    }
+
+    static func tooManyProcesses(_ limit: Int) -> APIError {
+        APIError(.limitExceeded, "session has \(limit) processes (the configured limit)")
+    }
+
+    /// The API error of a simulation error.
+    static func apiError(_ e: SimulationError) -> APIError {
+        switch e {
+        case let .noSuchProcess(pid): APIError(.notFound, "no process with pid \(pid) in this session")
+        case let .processExited(pid): APIError(.conflict, "process \(pid) has exited")
+        case let .noSuchThread(pid, tid): APIError(.notFound, "no thread \(tid) in process \(pid)")
+        case let .fileExists(path): APIError(.conflict, "file '\(path)' already exists in this session")
+        case let .limitExceeded(m): APIError(.limitExceeded, m)
+        }
+    }
+}
+
+extension ReplayRequest {
+    /// Parses the text and replays it into `sim` (MMTrace).
+    func apply(to sim: Simulation) throws(APIError) -> OpResult {
+        if let pid {
+            do { _ = try sim.process(pid) } catch { throw Op.apiError(error) }
+        }
+        let events: [TraceEvent]
+        switch format {
+        case .strace: events = StraceParser.parse(text)
+        case .perf: events = PerfScriptParser.parse(text)
+        case .maps:
+            let entries: [MapsEntry]
+            do { entries = try MapsParser.parse(text) } catch {
+                throw .badRequest("field 'text': maps line \(error.line): \(error.reason)")
+            }
+            let p = pid.flatMap { sim.processes[$0] } ?? sim.createProcess(comm: "maps")
+            let r = Replayer(sim: sim, rootPid: p.pid)
+            return .replayMaps(pid: p.pid, steps: r.importMaps(entries, into: p))
+        }
+        let r = Replayer(sim: sim, rootPid: pid, faults: faults)
+        return .replay(r.replay(events))
+    }
+}
+
+extension Session {
+    /// Applies one decoded operation (caller holds the lock), records it in
+    /// the log and returns its result. Errors change nothing.
+    func apply(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
+        try checkLogRoom(for: 1)
+        let result = try perform(op, summary: summary)
+        record(op: op, result: result)
+        return result
+    }
+
+    /// Applies one decoded operation (caller holds the lock) without
+    /// recording it: the caller records it (`record`) if this returns.
+    /// Errors change nothing.
+    func perform(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
+        sim.tracer.enabled = !summary
+        return try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
+    }
+
+    /// The process `pid`, or 404 (caller holds the lock).
+    func process(_ pid: Int) throws(APIError) -> MMCore.Process {
+        guard let p = sim.processes[pid] else { throw .notFound("no process with pid \(pid) in this session") }
+        return p
+    }
+
+    /// GET …/log: every operation with its `seq` (caller holds the lock).
+    func logJSON() -> JSONValue {
+        .object([("ops", .array(log.enumerated().map { n, op in
+            guard case let .object(members) = op.json else { return op.json }
+            return .object([("seq", .num(n + 1))] + members)
+        }))])
+    }
+}

@@ -1,0 +1,153 @@
+import MMHTTP
+import Foundation
+import MMCore
+
+/// One session: a Simulation plus its operation log. Operations of one
+/// session are applied one at a time under `lock`, so its state is always
+/// the deterministic result of its log.
+public final class Session: @unchecked Sendable {
+    public let id: String
+    public let name: String?
+    public let createdAt: String
+    public let sim: Simulation
+    let limits: Limits
+    let lock = SpinningLock()
+    /// Signalled whenever an event is appended (SSE subscribers wait on it).
+    let events = NSCondition()
+    /// Every operation applied, as the JSON that would replay it.
+    private(set) var log = OpLog()
+    /// Results of the newest `eventHistory` operations, encoded for SSE only
+    /// when a subscriber reads them: a ring where the result of operation `n`
+    /// (0-based index in `log`) is at `n % eventHistory`, so each new result
+    /// frees exactly one old one (no bulk trimming pauses).
+    private var results: [OpResult] = []
+    /// Operations recorded so far (= `log.count`).
+    private var eventCount = 0
+    /// How many results SSE can replay to a late subscriber.
+    static let eventHistory = 10_000
+    /// Index in `log` of the oldest result kept.
+    private var resultsBase: Int { max(0, eventCount - Self.eventHistory) }
+    /// Set when the session is deleted or expired: subscribers stop.
+    private(set) var closed = false
+    /// Monotonic seconds of the last request (idle expiry); guarded by the store's lock.
+    var lastUsed: Double
+
+    init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double) {
+        self.id = id
+        self.name = name
+        self.limits = limits
+        self.sim = Simulation(model: model, options: options)
+        self.createdAt = Self.utcTimestamp()
+        self.lastUsed = now
+    }
+
+    /// The current time as ISO 8601 UTC ("2026-11-26T15:36:08Z"), via gmtime_r.
+    static func utcTimestamp() -> String {
+        var t = time(nil)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday))T\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec))Z"
+    }
+
+    /// Runs `body` with the session locked.
+    func locked<T>(_ body: () throws(APIError) -> T) throws(APIError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// Refuses `count` more operations when the log would pass the
+    /// configured `max_session_ops` (422 `limit_exceeded`, nothing applied).
+    /// Called with the session lock held.
+    func checkLogRoom(for count: Int) throws(APIError) {
+        let limit = limits.maxSessionOps
+        guard limit == 0 || log.count + count <= limit else {
+            throw APIError(.limitExceeded, "session log holds \(log.count) of \(limit) operations (max_session_ops); "
+                           + "\(count) more would pass it: start a new session")
+        }
+    }
+
+    /// Records an applied operation and wakes SSE subscribers.
+    /// Called with the session lock held; `log` and `results` change under
+    /// `events` too, so SSE subscribers (which hold only `events`) never race.
+    func record(op: Op, result: OpResult) {
+        events.lock()
+        log.append(op)
+        keep(result)
+        events.broadcast()
+        events.unlock()
+    }
+
+    /// Records applied operations in order (`results` parallel to `ops`),
+    /// taking `events` once for all of them; the same log and history as
+    /// recording them one by one.
+    func record(ops: [Op], results newResults: [OpResult]) {
+        precondition(ops.count == newResults.count, "one result per operation")
+        if ops.isEmpty { return }
+        events.lock()
+        log.append(contentsOf: ops)
+        for result in newResults { keep(result) }
+        events.broadcast()
+        events.unlock()
+    }
+
+    /// Stores the result of operation `eventCount` in its ring slot.
+    private func keep(_ result: OpResult) {
+        if results.count < Self.eventHistory {
+            results.append(result)
+        } else {
+            results[eventCount % Self.eventHistory] = result
+        }
+        eventCount += 1
+    }
+
+    /// Encoded events (`{"seq", "op", "result"}`) from index `from` (older
+    /// ones than the kept history are skipped), waiting up to `timeout`
+    /// seconds for one. Returns nil when the session is closed.
+    func waitEvents(from: Int, timeout: Double) -> (next: Int, payloads: [[UInt8]])? {
+        events.lock()
+        if eventCount <= from && !closed {
+            _ = events.wait(until: Date(timeIntervalSinceNow: timeout))
+        }
+        if closed { events.unlock(); return nil }
+        let start = max(from, resultsBase)
+        let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 % Self.eventHistory]) } : []
+        events.unlock()
+        let payloads = picked.map { (n, op, result) in
+            var out = JSONBuffer(capacity: 256)
+            out.raw(#"{"seq":"#)
+            out.int(Int64(n + 1))
+            out.raw(#","op":"#)
+            JSONWriter.write(op.json, into: &out)
+            out.raw(#","result":"#)
+            result.write(into: &out)
+            out.append(UInt8(ascii: "}"))
+            return out.bytes()
+        }
+        return (start + picked.count, payloads)
+    }
+
+    /// Stops SSE subscribers.
+    func close() {
+        events.lock()
+        closed = true
+        events.broadcast()
+        events.unlock()
+    }
+
+    /// The session summary (docs/API.md "Sessions").
+    func summary(withProcesses: Bool) -> JSONValue {
+        var m: [(String, JSONValue)] = [
+            ("id", .string(id)), ("kernel", .string(sim.model.id)),
+            ("options", Self.options(sim.options)), ("name", .str(name)), ("created_at", .string(createdAt)),
+            ("operations", .num(log.count)),
+        ]
+        if withProcesses { m.append(("processes", .array(sim.processList.map(DTO.process)))) }
+        return .object(m)
+    }
+
+    static func options(_ o: ModelOptions) -> JSONValue {
+        .object([("eager_anon_vma", .bool(o.eagerAnonVMA)), ("skip_mergeable_for_file", .bool(o.skipMergeableForFile))])
+    }
+}
