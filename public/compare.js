@@ -7,7 +7,7 @@ import { api, ApiError } from './api.js';
 import { state, guarded, setStatus } from './store.js';
 import { SCENARIOS, scenarioById, runOps } from './scenarios.js';
 import { showFault } from './fault.js';
-import { sessionOptions } from './model.js';
+import { model, sessionOptions } from './model.js';
 import { esc, lockSummary, $, $$ } from './util.js';
 
 let last = null;
@@ -122,6 +122,8 @@ export function initCompare() {
   });
 }
 
+/** Every model is offered; the server's compare_default ones are ticked. */
 export function renderCompareKernels() {
-  $('#compare-kernels').innerHTML = state.kernels.map((k) => `<label title="${esc(k.summary || '')}"><input type="checkbox" value="${esc(k.id)}" checked> ${esc(k.id)}</label>`).join('');
+  const on = new Set(model.compareDefault);
+  $('#compare-kernels').innerHTML = state.kernels.map((k) => `<label title="${esc(k.summary || '')}"><input type="checkbox" value="${esc(k.id)}"${on.has(k.id) ? ' checked' : ''}> ${esc(k.id)}</label>`).join('');
 }

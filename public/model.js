@@ -1,8 +1,9 @@
 // What the server knows about its kernel models: ids and titles, the
 // session options and the per-fault injected conditions. Everything comes
-// from GET /v1/kernels ({kernels, default, options?, injections?}); when that
-// answer has no option or injection list, their names are read from the
-// SessionCreate and Fault schemas of GET /openapi.json. The page names no
+// from GET /v1/kernels ({kernels, default, compare_default?, mutants?,
+// options?, injections?}); when that answer has no option or injection list,
+// their names are read from the SessionCreate and Fault schemas of
+// GET /openapi.json. The page names no
 // kernel, option or injection itself.
 import { api } from './api.js';
 import { esc, $, $$ } from './util.js';
@@ -13,6 +14,7 @@ export const model = {
   options: [],       // [{name, description}]
   injections: [],    // [{name, description}]
   mutants: [],       // [{name, description}] for explore, when the server lists them
+  compareDefault: [], // the ids the Compare tab ticks at first (all when the server names none)
   source: { options: '', injections: '' },
 };
 
@@ -44,6 +46,9 @@ export async function loadModel() {
   model.options = named(d.options);
   model.injections = named(d.injections);
   model.mutants = named(d.mutants);
+  const ids = new Set(d.kernels.map((k) => k.id));
+  model.compareDefault = (Array.isArray(d.compare_default) ? d.compare_default : []).filter((id) => ids.has(id));
+  if (!model.compareDefault.length) model.compareDefault = d.kernels.map((k) => k.id);
   if (!model.options.length) model.options = perKernel(d.kernels, 'options');
   if (!model.injections.length) model.injections = perKernel(d.kernels, 'injections');
   model.source.options = model.source.injections = 'GET /v1/kernels';

@@ -17,6 +17,9 @@ def model_lists_check(p, base):
     check("kernel select starts on the server's default model", sel == d.get("default", ids[0]), f"{sel} vs {d.get('default')}")
     cmp = [i.get_attribute("value") for i in p.q('[data-testid="compare-kernels"] input')]
     check("compare tab offers exactly the kernels of GET /v1/kernels", cmp == ids, f"{cmp} vs {ids}")
+    ticked = [i.get_attribute("value") for i in p.q('[data-testid="compare-kernels"] input:checked')]
+    want = [k for k in ids if k in d.get("compare_default", ids)]
+    check("compare tab ticks the server's compare_default models, not all of them", ticked == want, f"{ticked} vs {want}")
 
     def names(key, schema, path):
         if d.get(key):
