@@ -10,7 +10,7 @@ import { state, guarded, refresh, setStatus } from './store.js';
 import { reloadLog } from './timeline.js';
 import { model } from './model.js';
 import { RACE_PRESETS, racePreset, freeWindow, programText, parseProgram } from './racepresets.js';
-import { lanesSvg, laneX, stepVmasHtml, stepForestHtml, LOCK_LEGEND } from './lanes.js';
+import { lanesHtml, laneX, holdersOf, stepVmasHtml, stepForestHtml, LOCK_LEGEND } from './lanes.js';
 import { esc, $, $$ } from './util.js';
 
 const BASE = 0x7f3000000000;
@@ -64,6 +64,7 @@ async function doSetup() {
   await api.ops(sid, withPid(ops, pid), 'summary');
   setup = { preset, X, pid, ops };
   state.pid = pid;
+  $('#race-programs').dataset.pid = String(pid);
   renderPrograms(preset.threads(X));
   $('#race-inject').value = (preset.inject || []).join(', ');
   clearResults();
@@ -75,6 +76,7 @@ async function doSetup() {
 
 function clearResults() {
   explored = null; run = null; cur = -1;
+  $('#race-schedule').value = '';
   for (const id of ['#race-hazards', '#race-outcomes']) $(id).innerHTML = '';
   $('#race-lanes').innerHTML = '<p class="empty small">Pick a hazard or an outcome to replay its schedule here.</p>';
   $('#race-strip').innerHTML = ''; $('#race-forest').innerHTML = ''; $('#race-stepinfo').innerHTML = '';
@@ -108,33 +110,82 @@ async function doExplore() {
   setStatus(`races: ${d.schedules_explored} schedules, ${(d.hazards || []).length} hazards`);
 }
 
+/**
+ * The threads parked after each step: `blocked` of the interleave answer is
+ * the state at its end, so each earlier step asks for its own prefix. Only
+ * when the exploration saw a thread wait at all (lock_wait_graph).
+ */
+async function waitsPerStep(body, schedule, r) {
+  const n = (r.steps || []).length;
+  const waits = new Array(n).fill(null).map(() => ({}));
+  if (n) waits[n - 1] = r.blocked || {};
+  const waited = (explored?.d.lock_wait_graph || []).length || Object.keys(r.blocked || {}).length;
+  if (!waited) return waits;
+  const sid = state.live.id;
+  for (let k = 0; k < n - 1; k += 6) {
+    const batch = [];
+    for (let i = k; i < Math.min(n - 1, k + 6); i++) {
+      batch.push(api.interleave(sid, { ...body, schedule: schedule.slice(0, i + 1), commit: false }).then((p) => { waits[i] = p.blocked || {}; }));
+    }
+    await Promise.all(batch);
+  }
+  return waits;
+}
+
 async function loadSchedule(kind, i) {
   if (!explored) return;
   const src = kind === 'hazard' ? explored.d.hazards[i] : kind === 'outcome' ? explored.d.outcomes[i] : explored.d.deadlocks[i];
-  const schedule = src.first_schedule || src.schedule || [];
+  const title = kind === 'hazard' ? `${src.detector} ${src.name || ''}` : kind === 'outcome' ? (src.summary || src.digest) : `deadlock ${(src.cycle || []).join(' ↔ ')}`;
+  await replay(src.first_schedule || src.schedule || [], title, kind === 'hazard' && Number.isInteger(src.step) ? src.step : null);
+  for (const b of $$('.race-pick')) b.setAttribute('aria-current', String(b.dataset.kind === kind && Number(b.dataset.i) === i));
+}
+
+/** Runs one schedule (POST …/interleave, uncommitted) into the lane view; `at`: the step to show first (a hazard's). */
+async function replay(schedule, title, at = null) {
   const r = await api.interleave(state.live.id, { ...explored.body, schedule, commit: false });
   const steps = r.steps || [];
+  const waits = await waitsPerStep(explored.body, schedule, r);
   const firedAt = new Set();
   steps.forEach((s, k) => { if ((s.detectors || []).length) firedAt.add(k); });
-  if (kind === 'hazard' && Number.isInteger(src.step)) firedAt.add(Math.min(steps.length - 1, src.step));
-  run = { steps, threads: Object.keys(explored.body.threads), firedAt, title: kind === 'hazard' ? `${src.detector} ${src.name || ''}` : kind === 'outcome' ? (src.summary || src.digest) : `deadlock ${(src.cycle || []).join(' ↔ ')}`, schedule, finished: r.finished };
-  for (const b of $$('.race-pick')) b.setAttribute('aria-current', String(b.dataset.kind === kind && Number(b.dataset.i) === i));
-  cur = kind === 'hazard' && Number.isInteger(src.step) ? Math.min(steps.length - 1, src.step) : steps.length - 1;
+  if (at != null) firedAt.add(Math.min(steps.length - 1, at));
+  run = { steps, waits, threads: Object.keys(explored.body.threads), firedAt, title, schedule, finished: r.finished, deadlock: r.deadlock || null };
+  cur = at != null ? Math.min(steps.length - 1, at) : steps.length - 1;
+  $('#race-lanes').dataset.schedule = schedule.join(' ');
+  $('#race-schedule').value = schedule.join(' ');
+  for (const b of $$('.race-pick')) b.setAttribute('aria-current', 'false');
   renderRun();
   $('#race-lanes').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 }
 
+/** The schedule typed by the user (thread names and rcu), replayed as is. */
+async function replayTyped() {
+  if (!explored) throw new Error('press Explore first: a schedule runs the explored programs');
+  const schedule = $('#race-schedule').value.split(/[\s,]+/).filter(Boolean);
+  if (!schedule.length) throw new Error('type a schedule: thread names (and rcu) in the order they run, e.g. T1 T1 T2');
+  await replay(schedule, 'your schedule');
+}
+
+const waitText = (waits, locks) => Object.entries(waits || {}).map(([t, l]) => {
+  const h = holdersOf(t, l, locks);
+  return `${t} waits for ${l}${h.length ? `, held by ${h.join(', ')}` : ''}`;
+}).join('; ');
+
 function renderRun() {
   if (!run) { updateStepper(); return; }
-  $('#race-lanes').innerHTML = `<p class="small lanes-title"><b>${esc(run.title)}</b> <span class="muted">schedule <span class="mono">${esc(sched(run.schedule))}</span>${run.finished === false ? ' (unfinished)' : ''}</span></p>
-    <div class="lanes-scroll">${lanesSvg(run, cur, run.firedAt)}</div>
+  const end = run.deadlock ? ' — ends in a deadlock' : run.finished === false ? ' (the threads have not finished)' : '';
+  $('#race-lanes').innerHTML = `<p class="small lanes-title"><b>${esc(run.title)}</b> <span class="muted">schedule <span class="mono">${esc(sched(run.schedule))}</span>${esc(end)}</span></p>
+    ${lanesHtml(run, cur, run.firedAt)}
     <p class="lock-legend small">${LOCK_LEGEND.map(([k, n]) => `<span><i class="lk-${k}"></i>${esc(n)}</span>`).join('')}<span><i class="lk-wait"></i>waits for</span><span><i class="lk-fired"></i>detector fired</span></p>`;
   const scroller = $('#race-lanes .lanes-scroll');
   if (scroller) scroller.scrollLeft = Math.max(0, laneX(cur) - scroller.clientWidth / 2);
-  const s = run.steps[cur];
-  $('#race-strip').innerHTML = stepVmasHtml(s);
-  $('#race-forest').innerHTML = stepForestHtml(s);
-  $('#race-stepinfo').innerHTML = s ? `<p class="small"><b>step ${cur + 1}</b>: ${esc(s.thread)} <code>${esc(s.fn)}</code> ${esc(s.note || '')}${(s.reads || []).length ? ` · reads ${esc(s.reads.join(', '))}` : ''}${(s.writes || []).length ? ` · writes ${esc(s.writes.join(', '))}` : ''}${(s.detectors || []).length ? `<br><span class="fired-text" data-testid="race-step-fired">fired: ${esc(s.detectors.map((d) => `${d.detector ?? d} ${d.name ?? ''}`).join(', '))}</span>` : ''}</p>` : '';
+  const s = run.steps[cur], earlier = run.steps.slice(0, Math.max(0, cur));
+  $('#race-strip').innerHTML = stepVmasHtml(s, earlier);
+  $('#race-forest').innerHTML = stepForestHtml(s, earlier);
+  const waits = waitText(run.waits?.[cur], s?.locks);
+  const held = Object.entries(s?.locks || {}).filter(([, l]) => l.length).map(([t, l]) => `${t}: ${l.join(', ')}`).join('; ');
+  $('#race-stepinfo').innerHTML = s ? `<p class="small"><b>step ${cur + 1}</b>: ${esc(s.thread)} <code>${esc(s.fn)}</code> — ${esc(s.note || '')}${(s.reads || []).length ? ` · reads ${esc(s.reads.join(', '))}` : ''}${(s.writes || []).length ? ` · writes ${esc(s.writes.join(', '))}` : ''}`
+    + `<br><span class="muted">holding — ${esc(held || 'no lock')}</span>${waits ? `<br><span class="fallback" data-testid="race-step-waits">${esc(waits)}</span>` : ''}`
+    + `${(s.detectors || []).length ? `<br><span class="fired-text" data-testid="race-step-fired">fired: ${esc(s.detectors.map((d) => `${d.detector ?? d} ${d.name ?? ''}`).join(', '))}</span>` : ''}</p>` : '';
   updateStepper();
 }
 
@@ -204,9 +255,17 @@ export function initRaces() {
       if (b) guarded('replaying the schedule', () => loadSchedule(b.dataset.kind, Number(b.dataset.i)));
     });
   }
+  $('#race-replay-form').addEventListener('submit', (ev) => { ev.preventDefault(); guarded('replaying the schedule', replayTyped); });
   $('#race-lanes').addEventListener('click', (ev) => {
     const g = ev.target.closest('[data-testid="race-box"]');
     if (g) go(Number(g.dataset.index));
+  });
+  // ← → Home End step through the schedule while the lane view has focus
+  const keys = { ArrowLeft: () => cur - 1, ArrowRight: () => cur + 1, Home: () => 0, End: () => Infinity };
+  $('#race-lanes').addEventListener('keydown', (ev) => {
+    if (!run || !keys[ev.key]) return;
+    ev.preventDefault();
+    go(keys[ev.key]());
   });
 }
 
