@@ -191,6 +191,7 @@ function renderRun() {
 
 function updateStepper() {
   const n = run ? run.steps.length : 0;
+  $('#race-state').hidden = !run;
   $('#race-step').textContent = `${n ? cur + 1 : 0} / ${n}`;
   $('#race-first').disabled = $('#race-prev').disabled = !n || cur <= 0;
   $('#race-last').disabled = $('#race-next').disabled = !n || cur >= n - 1;
@@ -224,7 +225,7 @@ async function compareModels() {
   }
   const dets = [...new Set(rows.flatMap((r) => (r.d?.hazards || []).map((h) => h.detector)))].sort((a, b) => parseFloat(a.slice(1)) - parseFloat(b.slice(1)) || a.localeCompare(b));
   const names = new Map(rows.flatMap((r) => (r.d?.hazards || []).map((h) => [h.detector, h.name])));
-  const head = dets.map((d) => `<th scope="col" title="${esc(names.get(d) || '')}">${esc(d)}<br><small>${esc(names.get(d) || '')}</small></th>`).join('');
+  const head = dets.map((d) => `<th scope="col" title="${esc(names.get(d) || '')}">${esc(d)}<br><small>${esc(names.get(d) || '').replaceAll('_', '_<wbr>')}</small></th>`).join('');
   const body = rows.map((r) => {
     if (r.error) return `<tr data-kernel="${esc(r.kernel)}"><th scope="row">${esc(r.kernel)}</th><td colspan="${dets.length + 1}" class="signal">${esc(r.error)}</td></tr>`;
     const fired = new Map();
