@@ -46,10 +46,12 @@ const enc = encodeURIComponent;
 const S = (sid) => `/v1/sessions/${enc(sid)}`;
 
 export const api = {
+  /** {kernels: [...], default, options?, injections?} (an old server's bare list is wrapped). */
   kernels: async () => {
     const d = await request('GET', '/v1/kernels');
-    return Array.isArray(d) ? d : (d.kernels || []);
+    return Array.isArray(d) ? { kernels: d } : { ...d, kernels: d.kernels || [] };
   },
+  openapi: () => request('GET', '/openapi.json'),
   sessions: async () => (await request('GET', '/v1/sessions')).sessions || [],
   createSession: (kernel, options, name) =>
     request('POST', '/v1/sessions', { kernel, options, ...(name ? { name } : {}) }),
@@ -65,4 +67,7 @@ export const api = {
     (await request('GET', `${S(sid)}/processes/${enc(pid)}/pages?start=${enc(start)}&end=${enc(end)}`)).pages || [],
   fault: (sid, pid, body) => request('POST', `${S(sid)}/processes/${enc(pid)}/faults`, body),
   compare: (body) => request('POST', '/v1/compare', body),
+  replay: (sid, body) => request('POST', `${S(sid)}/replay`, body),
+  explore: (sid, body) => request('POST', `${S(sid)}/explore`, body),
+  interleave: (sid, body) => request('POST', `${S(sid)}/interleave`, body),
 };

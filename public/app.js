@@ -3,21 +3,21 @@ import { api } from './api.js';
 import { state, on, refresh, guarded, clearError, setStatus, selectProcess } from './store.js';
 import { renderStrip, renderTable, addressAt } from './strip.js';
 import { renderForest } from './forest.js';
-import { initFault, showFault, setFaultAddress, updateFaultForm } from './fault.js';
+import { initFault, showFault, clearFault, setFaultAddress, updateFaultForm } from './fault.js';
 import { initTimeline, openTimeline, reloadLog, backToLive } from './timeline.js';
 import { initCompare, renderCompareKernels } from './compare.js';
+import { loadModel, model, renderModelForms, sessionOptions } from './model.js';
+import { initTrace } from './trace.js';
+import { renderPlot, initPlot } from './plot.js';
+import { initRaces, resetRaces } from './races.js';
 import { SCENARIOS, scenarioById, runOps } from './scenarios.js';
 import { esc, lockSummary, $, $$ } from './util.js';
 
 window.__mmsimLastRenderMs = null;
 
 // ---------- session bar ----------
-function options() {
-  return { eager_anon_vma: $('#opt-eager').checked, skip_mergeable_for_file: $('#opt-skip').checked };
-}
-
 async function createSession() {
-  const s = await api.createSession($('#kernel').value, options(), $('#session-name').value.trim() || undefined);
+  const s = await api.createSession($('#kernel').value, sessionOptions(), $('#session-name').value.trim() || undefined);
   await openSession(s.id, s);
   return s;
 }
@@ -30,7 +30,10 @@ async function openSession(id, summary) {
   state.pid = null;
   state.vmas = []; state.pages = []; state.anonVmas = []; state.allVmas = {};
   $('#scenario-results').innerHTML = '';
-  $('#fault-result').innerHTML = '';
+  $('#scenario-summary').hidden = true;
+  $('#trace-report').innerHTML = '';
+  resetRaces();
+  clearFault();
   $('#fault-address').value = '';
   if (location.hash !== `#session=${s.id}`) history.replaceState(null, '', `#session=${s.id}`);
   const opts = Object.entries(s.options || {}).filter(([, v]) => v).map(([k]) => k).join(', ');
@@ -96,6 +99,7 @@ function render() {
   if (window.__mmsimRenders.length > 500) window.__mmsimRenders.shift();
   renderForest($('#forest'), state.anonVmas, state.allVmas);
   renderStats();
+  renderPlot();
   updateFaultForm();
   const s = state.view;
   setStatus(s ? `${state.snapshot ? 'snapshot' : 'live'} · kernel ${s.kernel} · pid ${state.pid ?? '–'} · ${state.vmas.length} VMAs · strip+table rendered in ${ms.toFixed(1)} ms` : 'no session');
@@ -137,8 +141,23 @@ async function runScenario() {
   if (pidMap.has(1)) state.pid = pidMap.get(1);
   await guarded('reloading the log', reloadLog);
   await refresh();
+  announceResults(scn, results);
   setStatus(`ran “${scn.title}”: ${results.length} operations in ${(performance.now() - t0).toFixed(0)} ms; strip+table rendered in ${(window.__mmsimLastRenderMs ?? 0).toFixed(1)} ms`);
 }
+
+/** A summary line above the results, scrolled into view and flashed, so a run's outcome is seen. */
+function announceResults(scn, results) {
+  const faults = results.filter((x) => x.op.op === 'fault');
+  const by = {};
+  for (const x of faults) { const c = lockSummary(x.result).cls; by[c] = (by[c] || 0) + 1; }
+  const parts = Object.entries(by).map(([c, n]) => `<span class="${c}">${n} ${esc(PATH_WORDS[c] || c)}</span>`).join(', ');
+  const box = $('#scenario-summary');
+  box.innerHTML = `<b>“${esc(scn.title)}”</b>: ${results.length} operations, ${faults.length} fault${faults.length === 1 ? '' : 's'}${parts ? ` (${parts})` : ''}. Click a fault below for its lock path.`;
+  box.hidden = false;
+  box.classList.remove('flash'); void box.offsetWidth; box.classList.add('flash');
+  box.scrollIntoView({ block: 'start', behavior: 'smooth' });
+}
+const PATH_WORDS = { vmalock: 'per-VMA lock', fallback: 'fell back to mmap_lock', legacy: 'mmap_lock only', nofault: 'no fault' };
 
 // ---------- tabs ----------
 function selectTab(btn) {
@@ -155,6 +174,9 @@ async function init() {
   initFault();
   initTimeline();
   initCompare();
+  initTrace();
+  initPlot();
+  initRaces();
   $('#scenario-select').innerHTML = SCENARIOS.map((s) => `<option value="${s.id}">${esc(s.title)}</option>`).join('');
   const showText = () => { $('#scenario-text').textContent = scenarioById($('#scenario-select').value).text; };
   $('#scenario-select').addEventListener('change', showText);
@@ -177,7 +199,7 @@ async function init() {
     const b = ev.target.closest('[data-testid="scenario-fault"]');
     if (!b) return;
     const x = lastRun[Number(b.dataset.index)];
-    if (x) showFault(x.result, `scenario: pid ${x.op.pid} ${x.op.access} fault at ${x.op.address}`);
+    if (x) showFault(x.result, `scenario: pid ${x.op.pid} ${x.op.access} fault at ${x.op.address}`, x.op.pid);
   });
   $('#process-tree').addEventListener('click', (ev) => {
     const b = ev.target.closest('[data-testid="process"]');
@@ -201,9 +223,9 @@ async function init() {
   });
   window.addEventListener('hashchange', openFromHash);
 
-  const kernels = await guarded('loading kernel models', api.kernels);
-  state.kernels = kernels || [];
-  $('#kernel').innerHTML = state.kernels.map((k) => `<option value="${esc(k.id)}" title="${esc(k.summary || '')}"${k.id === '6.18' ? ' selected' : ''}>${esc(k.id)} — ${esc(k.title || '')}</option>`).join('');
+  await guarded('loading kernel models', loadModel);
+  state.kernels = model.kernels;
+  renderModelForms();
   renderCompareKernels();
   render();
   await openFromHash();

@@ -7,6 +7,7 @@ import { api, ApiError } from './api.js';
 import { state, guarded, setStatus } from './store.js';
 import { SCENARIOS, scenarioById, runOps } from './scenarios.js';
 import { showFault } from './fault.js';
+import { model, sessionOptions } from './model.js';
 import { esc, lockSummary, $, $$ } from './util.js';
 
 let last = null;
@@ -97,8 +98,8 @@ export function renderCompare(root, res) {
   const localDiff = faultOps.filter((_, i) => new Set(runs.map((r) => r.faults[i]?.lock?.code ?? 'none')).size > 1).length;
   const diffNote = `${localDiff} of ${faultOps.length} faults differ between the models${srvDiff != null ? ` (POST /v1/compare: ${srvDiff})` : ''}.`;
   root.innerHTML = `<p class="muted small">${esc(scn.title)}: lock paths from one scratch session per model; ${esc(res.note)}. <span data-testid="compare-diff">${esc(diffNote)}</span></p>
-    <table class="cmp-table" data-testid="compare-table"><caption>Lock path per fault (click a cell for the full path)</caption><thead><tr><th scope="col">fault</th>${head}</tr></thead><tbody>${rows}</tbody></table>
-    ${counters}`;
+    <div class="table-wrap"><table class="cmp-table" data-testid="compare-table" style="min-width:${118 + runs.length * 104}px"><caption>Lock path per fault (click a cell for the full path)</caption><thead><tr><th scope="col">fault</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>
+    <div class="table-wrap">${counters}</div>`;
 }
 
 export function initCompare() {
@@ -107,7 +108,7 @@ export function initCompare() {
     ev.preventDefault();
     const kernels = $$('#compare-kernels input:checked').map((i) => i.value);
     if (!kernels.length) { $('#compare-out').innerHTML = '<p class="empty">Pick at least one kernel model.</p>'; return; }
-    const options = { eager_anon_vma: $('#opt-eager').checked, skip_mergeable_for_file: $('#opt-skip').checked };
+    const options = sessionOptions();
     $('#compare-out').innerHTML = '<p class="muted">running…</p>';
     const res = await guarded('compare', () => runCompare($('#compare-scenario').value, kernels, options));
     if (res) { last = res; renderCompare($('#compare-out'), res); setStatus(`compare done (${kernels.join(', ')})`); }
@@ -121,6 +122,8 @@ export function initCompare() {
   });
 }
 
+/** Every model is offered; the server's compare_default ones are ticked. */
 export function renderCompareKernels() {
-  $('#compare-kernels').innerHTML = state.kernels.map((k) => `<label title="${esc(k.summary || '')}"><input type="checkbox" value="${esc(k.id)}" checked> ${esc(k.id)}</label>`).join('');
+  const on = new Set(model.compareDefault);
+  $('#compare-kernels').innerHTML = state.kernels.map((k) => `<label title="${esc(k.summary || '')}"><input type="checkbox" value="${esc(k.id)}"${on.has(k.id) ? ' checked' : ''}> ${esc(k.id)}</label>`).join('');
 }

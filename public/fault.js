@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { state, guarded, scheduleRefresh, emit } from './store.js';
 import { addr, hex, esc, avBadge, lockSummary, $ } from './util.js';
+import { faultInjections } from './model.js';
 
 const BAD = new Set(['abort', 'retry', 'miss', 'fail', 'failed', 'error', 'busy', 'contended']);
 
@@ -88,9 +89,36 @@ export function faultHtml(res, source) {
   return parts.join('');
 }
 
-export function showFault(res, source) {
+// Whose result the panel shows: {pid, session, pids} at the time it was shown
+// (pid null: a result from another session, e.g. a compare run).
+let shown = null;
+const pidsNow = () => (state.view?.processes || []).map((p) => p.pid).join(',');
+
+/** Draws a fault result; `pid` is the process of the live session it belongs to. */
+export function showFault(res, source, pid = null) {
   const out = $('#fault-result');
-  out.innerHTML = faultHtml(res, source);
+  shown = pid != null && state.view ? { pid, session: state.view.id, pids: pidsNow() } : null;
+  out.innerHTML = `<p id="fault-stale" class="stale-note" data-testid="fault-stale" hidden></p>${faultHtml(res, source)}`;
+  labelStale();
+}
+
+export function clearFault() {
+  shown = null;
+  $('#fault-result').innerHTML = '';
+}
+
+/** Marks the shown result when the selected process or the process set changed (fork, exit, new process). */
+function labelStale() {
+  const note = $('#fault-stale');
+  if (!note) return;
+  let why = '';
+  if (shown && state.view && shown.session === state.view.id) {
+    if (state.pid !== shown.pid) why = `This result is from pid ${shown.pid}; the selected process is pid ${state.pid ?? '–'}.`;
+    else if (pidsNow() !== shown.pids) why = `Processes changed since this fault (now: pid ${pidsNow().replaceAll(',', ', ')}); it shows pid ${shown.pid} as it was then.`;
+  }
+  note.textContent = why;
+  note.hidden = !why;
+  $('#fault-result').classList.toggle('stale', !!why);
 }
 
 export function setFaultAddress(a) {
@@ -109,15 +137,11 @@ export function initFault() {
     const pid = state.pid;
     const a = $('#fault-address').value.trim();
     const access = $('#fault-access').value;
-    const inject = {
-      mmap_lock_contended: $('#inj-contended').checked,
-      vma_write_locked: $('#inj-wlocked').checked,
-      page_cache_miss: $('#inj-miss').checked,
-    };
+    const inject = faultInjections();
     const body = { address: /^0x/i.test(a) ? a.toLowerCase() : (Number.isFinite(addr(a)) ? addr(a) : a), access, inject };
     const res = await guarded(`fault at ${a}`, () => api.fault(s.id, pid, body));
     if (res) {
-      showFault(res, `pid ${pid}: ${access} fault at ${a}`);
+      showFault(res, `pid ${pid}: ${access} fault at ${a}`, pid);
       emit('local-op');
       scheduleRefresh(0);
     }
@@ -128,5 +152,6 @@ export function updateFaultForm() {
   const live = !state.snapshot && state.live && state.pid != null;
   $('#fault-submit').disabled = !live;
   $('#fault-pid').textContent = state.pid != null ? `pid ${state.pid}` : 'no process';
+  labelStale();
   $('#fault-note').textContent = state.snapshot ? 'Showing an earlier state (read-only): go back to live to fault.' : (state.pid == null ? 'Create or select a process first.' : '');
 }

@@ -14,7 +14,7 @@ export function vmaTooltip(v) {
   const lines = [
     `${v.start}-${v.end}  ${v.perms}  (${size(addr(v.end) - addr(v.start))}, ${v.pages ?? '?'} pages)`,
     `kind: ${KIND_LABEL[vmaKind(v)]}`,
-    `pgoff: ${v.pgoff}`,
+    `pgoff: ${pgoffText(v)} pages (/proc/PID/maps offset ${procOffset(v)})`,
     `file: ${v.file ? `${v.file.path} (${v.file.file_id})` : '—'}`,
     `name: ${v.name ?? '—'}`,
     `anon_vma: ${v.anon_vma ?? '—'}`,
@@ -108,6 +108,31 @@ export function addressAt(el, ev) {
 
 const COLS = ['range', 'size', 'perms', 'pgoff', 'file / name', 'anon_vma', 'chain', 'RSS', 'flags'];
 
+/** vm_pgoff in hex pages (an anonymous VMA's is its start address >> PAGE_SHIFT). */
+export function pgoffText(v) {
+  const n = typeof v.pgoff === 'number' ? v.pgoff : addr(v.pgoff);
+  return Number.isFinite(n) ? hex(n) : String(v.pgoff ?? '');
+}
+
+/** The offset column of /proc/PID/maps: bytes, %08lx, 0 for anonymous VMAs (show_map_vma(), fs/proc/task_mmu.c). */
+export function procOffset(v) {
+  const n = typeof v.pgoff === 'number' ? v.pgoff : addr(v.pgoff);
+  return (v.file && Number.isFinite(n) ? n * PAGE : 0).toString(16).padStart(8, '0');
+}
+
+const MONO_PX = 7.6; // one character of the 12.5px monospace font
+
+/** Column widths sized to the longest address and pgoff, so neither is cut. */
+function columns(vmas) {
+  let r = 0, g = 0;
+  for (const v of vmas) {
+    r = Math.max(r, String(v.start).length + 1, String(v.end).length);
+    g = Math.max(g, pgoffText(v).length);
+  }
+  const px = (n) => `${Math.ceil(n * MONO_PX) + 6}px`;
+  return `${px(r)} 52px 34px ${px(Math.max(5, g))} 64px 60px 58px 44px minmax(48px, 1fr)`;
+}
+
 /** The maps view. Rows are grid rows with content-visibility:auto, so 1000 VMAs lay out fast. */
 export function renderTable(root, vmas) {
   if (!vmas.length) { root.innerHTML = ''; return; }
@@ -116,7 +141,7 @@ export function renderTable(root, vmas) {
     const chain = (v.anon_vma_chain || []).map((id) => avBadge(id, ' (chain)')).join(' ');
     const file = v.file ? v.file.path : (v.name || '');
     const short = v.file ? v.file.path.split('/').pop() : (v.name || '');
-    return `<div role="row" class="vrow kind-${vmaKind(v)}" data-testid="vma-row" data-index="${i}"><span role="cell" class="mono"><button type="button" class="linkish" data-start="${v.start}" data-end="${v.end}" title="fault at ${v.start}">${v.start}-<br>${v.end}</button></span><span role="cell">${size(e - s)}</span><span role="cell" class="mono">${esc(v.perms)}</span><span role="cell" class="mono">${esc(v.pgoff)}</span><span role="cell" class="file" title="${esc(file)}">${esc(short)}</span><span role="cell">${avBadge(v.anon_vma)}</span><span role="cell" class="chain">${chain || '–'}</span><span role="cell" title="resident pages / pages">${v.resident_pages ?? ''}/${v.pages ?? ''}</span><span role="cell" class="flags">${esc((v.flags || []).map((f) => f.replace(/^VM_/, '')).join(' '))}</span></div>`;
+    return `<div role="row" class="vrow kind-${vmaKind(v)}" data-testid="vma-row" data-index="${i}"><span role="cell" class="mono"><button type="button" class="linkish" data-start="${v.start}" data-end="${v.end}" title="fault at ${v.start}">${v.start}-<br>${v.end}</button></span><span role="cell">${size(e - s)}</span><span role="cell" class="mono">${esc(v.perms)}</span><span role="cell" class="mono" title="vm_pgoff ${esc(String(v.pgoff))} (decimal); /proc/PID/maps offset ${procOffset(v)}">${esc(pgoffText(v))}</span><span role="cell" class="file" title="${esc(file)}">${esc(short)}</span><span role="cell">${avBadge(v.anon_vma)}</span><span role="cell" class="chain">${chain || '–'}</span><span role="cell" title="resident pages / pages">${v.resident_pages ?? ''}/${v.pages ?? ''}</span><span role="cell" class="flags">${esc((v.flags || []).map((f) => f.replace(/^VM_/, '')).join(' '))}</span></div>`;
   });
-  root.innerHTML = `<div role="table" class="vma-table" data-testid="vma-table" aria-label="VMAs" aria-rowcount="${vmas.length + 1}"><div class="vcaption">VMAs (${vmas.length}) — /proc/PID/maps view with anon_vma, chain and flags</div><div role="row" class="vrow vhead">${COLS.map((c) => `<span role="columnheader">${c}</span>`).join('')}</div>${rows.join('')}</div>`;
+  root.innerHTML = `<div role="table" class="vma-table" data-testid="vma-table" aria-label="VMAs" aria-rowcount="${vmas.length + 1}" style="--vcols:${columns(vmas)}"><div class="vcaption">VMAs (${vmas.length}) — /proc/PID/maps view with anon_vma, chain and flags</div><div role="row" class="vrow vhead">${COLS.map((c) => `<span role="columnheader">${c}</span>`).join('')}</div>${rows.join('')}</div>`;
 }

@@ -55,6 +55,11 @@ function describe(e) {
   if (r && r.strace) return { cls: r.errno ? 'err' : '', text: `pid ${o.pid}: ${r.strace}` };
   if (o.op === 'process') return { cls: '', text: `new process "${o.comm ?? ''}"${r && r.pid != null ? ` → pid ${r.pid}` : ''}` };
   if (o.op === 'file') return { cls: '', text: `file ${o.path} (${o.size ?? 0} bytes)` };
+  if (o.op === 'replay') {
+    const n = typeof o.text === 'string' ? o.text.split('\n').filter((l) => l.trim()).length : 0;
+    const did = r && r.applied != null ? `: ${r.applied} applied, ${r.skipped ?? 0} skipped` : r && Array.isArray(r.lines) ? `: ${r.lines.length} VMAs into pid ${r.pid}` : '';
+    return { cls: '', text: `replay of a ${o.format ?? ''} trace (${n} lines)${did}` };
+  }
   return { cls: '', text: `pid ${o.pid ?? '?'}: ${straceLike(o)}` };
 }
 
@@ -169,7 +174,7 @@ export async function viewAt(seq) {
   const target = entries[idx];
   if (idx === entries.length - 1) {
     await backToLive();
-    if (target.result && target.op.op === 'fault') showFault(target.result, `timeline #${seq}`);
+    if (target.result && target.op.op === 'fault') showFault(target.result, `timeline #${seq}`, target.op.pid);
     return;
   }
   await guarded(`replaying the log up to #${seq}`, async () => {

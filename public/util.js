@@ -72,7 +72,8 @@ export function avBadge(id, extra = '') {
 /** Short human text for one lock decision (colour class + words). */
 export function lockSummary(res) {
   if (!res || res.fault === false) return { cls: 'nofault', text: 'no fault (PTE already allows the access)', reason: '' };
-  const lock = res.lock || {};
+  // a full result has lock{path, code, reason}; a summary one has path and code at the top
+  const lock = res.lock || (res.path ? { path: res.path, code: res.code, reason: res.reason } : {});
   const reason = lock.reason || '';
   if (lock.path === 'vma_lock') {
     return { cls: 'vmalock', text: 'per-VMA lock', reason, code: lock.code };

@@ -19,12 +19,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from browser import SHOTS  # noqa: E402  (installs selenium if missing)
 from browser.driver import make_driver  # noqa: E402
+from browser.friction import fork_fault_label_check, model_lists_check, pgoff_check, results_in_view_check  # noqa: E402
 from browser.libc import libc_checks  # noqa: E402
 from browser.page import Page  # noqa: E402
 from browser.results import FAILED, PASSED, check  # noqa: E402
 from browser.scenarios import (compare_check, error_check, fork_forest_check, keyboard_check,  # noqa: E402
                                live_update_check, other_scenarios_check, perf_check)
+from browser.races import races_check  # noqa: E402
 from browser.server import start_server  # noqa: E402
+from browser.trace import maps_strace_upload_check, perf_upload_check, plot_scenario_check  # noqa: E402
 
 
 def run_all(d, base):
@@ -42,7 +45,11 @@ def run_all(d, base):
             check(f"[{kernel}] libc scenario ran", False, f"{e}"); p.shot(f"libc-{kernel}-failure"); traceback.print_exc()
     for name, fn in (("live updates", lambda: live_update_check(p, base)), ("fork", lambda: fork_forest_check(p)),
                      ("other scenarios", lambda: other_scenarios_check(p)), ("keyboard", lambda: keyboard_check(p)),
-                     ("compare", lambda: compare_check(p))):
+                     ("compare", lambda: compare_check(p)), ("model lists", lambda: model_lists_check(p, base)),
+                     ("results in view", lambda: results_in_view_check(p)), ("fork label", lambda: fork_fault_label_check(p)),
+                     ("pgoff", lambda: pgoff_check(p)), ("perf upload", lambda: perf_upload_check(p, base)),
+                     ("plot", lambda: plot_scenario_check(p)), ("maps and strace upload", lambda: maps_strace_upload_check(p)),
+                     ("races", lambda: races_check(p, base))):
         try:
             fn()
         except Exception as e:
