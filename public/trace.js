@@ -38,6 +38,8 @@ export function reportHtml(name, format, r) {
   const warnings = [
     ...(Array.isArray(r.warnings) ? r.warnings.map((w) => `<li>${esc(typeof w === 'string' ? w : (w.line != null ? `line ${w.line}: ` : '') + (w.what ?? w.message ?? JSON.stringify(w)))}</li>`) : []),
     ...skipped.map((l) => `<li><span class="seq">line ${esc(l.line)}</span> ${l.pid != null ? `pid ${esc(l.pid)}: ` : ''}${esc(l.what)}</li>`),
+    // Lines the importer could not read: one entry per kind, with its first example.
+    ...((r.line_counts && r.line_counts.not_understood) || []).map((n) => `<li><span class="seq">line ${esc(n.first_line)}</span> not understood (${esc(n.kind)}${n.count > 1 ? `, ${esc(n.count)} lines` : ''}): <span class="mono">${esc(n.text)}</span></li>`),
   ];
   const dis = (r.disagreements || []).map((d) => `<li><span class="seq">line ${esc(d.line)}</span> <span class="mono">${esc(d.address)}</span> ${esc(d.what)}</li>`);
   return `<p class="replay-head" data-testid="trace-summary">${head.join(' · ')}${procs ? `<br><span class="muted small">${procs}</span>` : ''}</p>${agree}

@@ -63,8 +63,10 @@ def perf_upload_check(p, base):
     check("upload: perf script detected and replayed (report counts = the API's)",
           st == 200 and "(perf)" in summary and f"{want['applied']} lines applied" in summary and f"{want['skipped']} skipped" in summary, summary)
     warn = p.d.execute_script("return Array.from(document.querySelectorAll('[data-testid=trace-warnings] li')).map(l => l.textContent)")
-    skipped = [l["what"] for l in want["lines"] if l["status"] != "applied"]
-    check("upload: every skipped line listed as a warning", len(warn) == len(skipped) and all(any(w in x for x in warn) for w in skipped), f"{warn} vs {skipped}")
+    skipped = [l["what"] for l in want["lines"] if l["status"] != "applied"] + list(want.get("warnings", []))
+    skipped += [n["text"] for n in want.get("line_counts", {}).get("not_understood", [])]
+    check("upload: every skipped line, line not understood and server warning is listed",
+          len(warn) == len(skipped) and all(any(w in x for x in warn) for w in skipped), f"{warn} vs {skipped}")
     dis = p.tid("trace-disagreements")
     check("upload: disagreements with the real kernel listed", len(p.q('[data-testid="trace-disagreements"] li')) == len(want["disagreements"]),
           f"{len(dis)} lists, {len(want['disagreements'])} expected")
