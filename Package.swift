@@ -8,6 +8,11 @@ let package = Package(
         .executable(name: "mmsim", targets: ["mmsim"]),
         .library(name: "MMCore", targets: ["MMCore"]),
     ],
+    dependencies: [
+        // The mmsim command line (serve/compare/replay): --help on every subcommand and
+        // anywhere on the line, usage on errors, --version; a vendored copy is available offline.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
     targets: [
         // The simulation: pure Swift, deterministic, no I/O.
         .target(name: "MMCore",
@@ -18,7 +23,8 @@ let package = Package(
         .target(name: "CLinuxShims"),
         // HTTP/1.1 over POSIX sockets (epoll event loops), router, DTOs, config.
         .target(name: "MMServer", dependencies: ["MMCore", "CLinuxShims"]),
-        .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMCore"]),
+        .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMCore",
+                                                        .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMServer"], path: "Sources/mmsim-bench"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], exclude: ["Fixtures"]),
         .testTarget(name: "MMServerTests", dependencies: ["MMServer", "MMCore"]),

@@ -14,7 +14,7 @@ final class HTTPEventLoopTests: XCTestCase {
     fileprivate static func threadName() -> String {
         var buffer = [CChar](repeating: 0, count: 32)
         guard mmsim_get_thread_name(&buffer) == 0 else { return "?" }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private var servers: [HTTPServer] = []

@@ -1,0 +1,10 @@
+import MMCore
+
+/// The API's JSON for results the command line also prints (`mmsim replay
+/// --json`): the same encoders as the endpoints, so the two cannot drift.
+public enum ReportJSON {
+    /// A replay: the report as `POST …/replay` answers it and the statistics as `GET …/stats` does.
+    public static func replay(_ report: ReplayReport, stats: Stats) -> [(String, JSONValue)] {
+        [("report", ReplayEndpoint.json(report)), ("stats", DTO.stats(stats))]
+    }
+}
