@@ -13,6 +13,11 @@ let package = Package(
         .library(name: "MMCore", targets: ["MMCore"]),
         .library(name: "MMTrace", targets: ["MMTrace"]),
     ],
+    dependencies: [
+        // The mmsim command line (serve/compare/replay): --help on every subcommand and
+        // anywhere on the line, usage on errors, --version; a vendored copy is available offline.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
     targets: [
         // The simulation: pure Swift, deterministic, no I/O, no trace formats.
         .target(name: "MMCore", swiftSettings: unchecked),
@@ -25,7 +30,8 @@ let package = Package(
         .target(name: "MMHTTP", dependencies: ["CLinuxShims"]),
         // The service: routes (one table), wire (decode once, encode once), sessions, config, metrics, OpenAPI.
         .target(name: "MMServer", dependencies: ["MMCore", "MMTrace", "MMHTTP"]),
-        .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMTrace", "MMCore"]),
+        .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMTrace", "MMHTTP", "MMCore",
+                                                        .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMTrace", "MMHTTP", "MMServer"],
                           path: "Sources/mmsim-bench"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"], exclude: ["Fixtures"]),

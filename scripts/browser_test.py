@@ -8,7 +8,8 @@ Starts the server with `--port 0 --public public`, reads the URL from its
 `mmsim listening on http://…/` line, drives headless Chromium (1280×800)
 through Selenium, and checks what the page renders. Screenshots go to
 test-output/screenshots/. Prints `N passed, M failed`; exits 1 on failure.
-Needs Debian's chromium + chromium-driver; installs selenium with pip if missing.
+Needs Debian's chromium, chromium-driver and python3-selenium (run it with
+/usr/bin/python3, the interpreter that package installs for); installs nothing.
 """
 import os
 import subprocess
@@ -17,7 +18,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from browser import SHOTS  # noqa: E402  (installs selenium if missing)
+from browser import SHOTS  # noqa: E402  (exits, naming the package, if selenium is missing)
 from browser.driver import make_driver  # noqa: E402
 from browser.friction import fork_fault_label_check, model_lists_check, pgoff_check, results_in_view_check  # noqa: E402
 from browser.libc import libc_checks  # noqa: E402

@@ -251,7 +251,7 @@ final class HTTPConnection: @unchecked Sendable {
             }
             // Half-close and drain briefly so the peer reads our last response instead of a reset.
             _ = sysShutdown(fd, Int32(SHUT_WR))
-            lingerDeadline = now + 2
+            lingerDeadline = now + (loop.server.isShuttingDown ? Self.shutdownLinger : 2)
             loop.updateInterest(self)
             return false
         }
@@ -304,6 +304,32 @@ final class HTTPConnection: @unchecked Sendable {
             loop.close(self)
         } else if outOffset < out.count && now - lastActivity >= limits.idleTimeout {
             loop.close(self)  // the peer stopped reading
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// How long a connection lingers after its last response once shutdown has
+    /// begun (instead of 2 s): long enough for a peer that has read the answer to
+    /// close first, short enough for the process to exit within 200 ms.
+    static let shutdownLinger = 0.05
+
+    /// Shutdown began (the loop's `.drain`): an idle connection closes now; one
+    /// lingering after its last response lingers briefly; one with a request half
+    /// received is answered 503 and closed. A busy one (worker or stream thread)
+    /// is left to finish: its response carries `Connection: close`.
+    func beginShutdown(now: Double) {
+        guard !isBusy else { return }
+        if isIdle {
+            loop.close(self)
+        } else if let deadline = lingerDeadline {
+            lingerDeadline = min(deadline, now + Self.shutdownLinger)
+        } else if parser.hasPartialRequest && outOffset == out.count && !closeAfterFlush {
+            out.append(contentsOf: HTTPResponseEncoder.errorResponse(.serviceUnavailable, code: "unavailable",
+                                                                     message: "the server is shutting down"))
+            closeAfterFlush = true
+            loop.server.accessLog?("-", "-", HTTPStatus.serviceUnavailable.code, 0, "-")
+            if flush(now: now) { loop.updateInterest(self) }
         }
     }
 

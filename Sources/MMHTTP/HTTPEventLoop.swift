@@ -64,6 +64,9 @@ final class HTTPEventLoop: @unchecked Sendable {
         Glibc.close(wakeFD)
     }
 
+    /// The epoll_wait timeout once shutdown has begun, in seconds.
+    static let shutdownTick = 0.01
+
     /// Connections given to this loop and not yet closed (for balancing).
     var load: Int { inboxLock.withLock { assigned } }
 
@@ -115,7 +118,11 @@ final class HTTPEventLoop: @unchecked Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { buffer.deallocate() }
         while !stopped {
-            let n = epoll_wait(epollFD, events, Int32(capacity), Int32(sweepInterval * 1000))
+            // Once shutdown has begun, sweep every round and wake often, so lingering
+            // connections close at their (short) deadline rather than a sweep later.
+            let shuttingDown = server.isShuttingDown
+            let timeout = shuttingDown ? Self.shutdownTick : sweepInterval
+            let n = epoll_wait(epollFD, events, Int32(capacity), Int32(timeout * 1000))
             if n < 0 && errno != EINTR { break }
             let now = monotonicSeconds()
             for i in 0..<max(0, Int(n)) {
@@ -127,7 +134,7 @@ final class HTTPEventLoop: @unchecked Sendable {
                 }
             }
             flushRound(now: now)
-            if now >= nextSweep {
+            if now >= nextSweep || shuttingDown {
                 nextSweep = now + sweepInterval
                 for connection in Array(connections.values) { connection.checkTimeouts(now: now) }
             }
@@ -152,7 +159,7 @@ final class HTTPEventLoop: @unchecked Sendable {
             case .resume(let connection):
                 connection.resumed(now: now)
             case .drain:
-                for connection in Array(connections.values) where connection.isIdle { close(connection) }
+                for connection in Array(connections.values) { connection.beginShutdown(now: now) }
             case .killAll:
                 for connection in Array(connections.values) { connection.kill() }
             case .stop:

@@ -42,6 +42,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var loops: [HTTPEventLoop] = []
     private let shuttingDown = Atomic<Bool>(false)
     private var signalSources: [any DispatchSourceSignal] = []
+    private var shutdownHooks: [@Sendable () -> Void] = []
     private let rejectQueue = DispatchQueue(label: "http.server.reject")
 
     /// Creates a server; nothing is bound until ``start()``.
@@ -128,6 +129,10 @@ public final class HTTPServer: @unchecked Sendable {
         close(listenFD)
         listenFD = -1
         for loop in loops { loop.post(.drain) }
+        let hooks = shutdownHooks
+        lock.unlock()   // a hook may call back into the server
+        for hook in hooks { hook() }
+        lock.lock()
 
         let grace = max(0, gracePeriod ?? configuration.limits.shutdownGracePeriod)
         let deadline = Date(timeIntervalSinceNow: grace)
@@ -143,6 +148,13 @@ public final class HTTPServer: @unchecked Sendable {
         lock.lock()
         state = .stopped
         lock.broadcast()
+    }
+
+    /// Registers `body` to run once when ``shutdown(gracePeriod:)`` begins, after accepting
+    /// has stopped and idle connections are closed, before waiting for the rest: the place
+    /// to end what keeps responses open (event streams waiting for events).
+    public func onShutdown(_ body: @escaping @Sendable () -> Void) {
+        lock.withLock { shutdownHooks.append(body) }
     }
 
     /// Installs `SIGINT`/`SIGTERM` handlers (Dispatch signal sources) that run

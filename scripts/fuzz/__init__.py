@@ -14,6 +14,12 @@ chunked encoding, JSON bodies parse), that no request gets a 500, and that
 Prints one line per failure (at most --show) and finally exactly
 `fuzz: N passed, M failed`; exits 1 if anything failed.
 
+Reproducible: each worker has its own seeded random stream and works only on
+sessions it created, so the same --seed and --count send the same requests
+and give the same counts (unless --time-limit cuts the run short). A failure
+prints the command that reruns it: its worker alone (--only), up to the
+failing request (--stop-after).
+
 The package behind scripts/fuzz_http.py (the entry point, same command line):
 limits (the server's small limits and our timeouts), responses (strict
 HTTP response parsing and checks), client (one-shot and keep-alive

@@ -1,11 +1,11 @@
 """The command line of scripts/fuzz_http.py and the whole run: start the
-server, set up sessions, run two raw and two API workers side by side,
-check /healthz and the server's stderr, print the tally."""
+server, run two raw and two API workers side by side (each on sessions of
+its own, from its own seed: see runner), check /healthz, the session limit
+and the server's stderr, print the tally."""
 
 import argparse
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -15,10 +15,32 @@ import time
 
 from . import __doc__ as PACKAGE_DOC
 from .client import KeepAlive
-from .limits import IO_TIMEOUT
+from .limits import IO_TIMEOUT, MAX_SESSIONS
 from .responses import Failure
 from .runner import Runner
 from .server import start_server
+
+
+WORKERS = ["raw-1", "raw-2", "api-1", "api-2"]
+
+
+def check_session_limit(runner, port):
+    """Creates sessions until the server refuses: the refusal must be a 422
+    limit_exceeded exactly when max_sessions are live."""
+    conn = KeepAlive(port)
+    try:
+        live = json.loads(conn.request("GET", "/healthz")[2])["sessions"]
+        created, st, body = 0, 201, b""
+        while st == 201 and created <= MAX_SESSIONS:
+            st, _h, body = conn.request("POST", "/v1/sessions", b"{}")
+            created += st == 201
+        code = json.loads(body).get("error", {}).get("code") if st != 201 else None
+        runner.record(st == 422 and code == "limit_exceeded" and live + created == MAX_SESSIONS, "session limit",
+                      "after %d live + %d created: %d %r" % (live, created, st, body[:200]))
+    except (Failure, OSError, ValueError) as e:
+        runner.record(False, "session limit", repr(e))
+    finally:
+        conn.close()
 
 
 def main():
@@ -29,6 +51,8 @@ def main():
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds for the whole run")
     ap.add_argument("--show", type=int, default=25, help="failures to print")
     ap.add_argument("--min-count", type=int, default=10000)
+    ap.add_argument("--only", choices=WORKERS, help="run this worker alone (to rerun a failing case)")
+    ap.add_argument("--stop-after", type=int, default=None, help="requests per worker at most (to rerun a failing case)")
     args = ap.parse_args()
     if not os.access(args.bin, os.X_OK):
         sys.exit("fuzz: %s is not an executable (run swift build first)" % args.bin)
@@ -43,17 +67,18 @@ def main():
     proc, port = start_server(os.path.abspath(args.bin), public_dir, stderr_file)
     print("fuzz: server pid %d on 127.0.0.1:%d, seed %d, %d requests, time limit %.0f s"
           % (proc.pid, port, args.seed, args.count, args.time_limit), flush=True)
+    print("fuzz: the same run again: python3 scripts/fuzz_http.py --bin %s --seed %d --count %d"
+          % (args.bin, args.seed, args.count), flush=True)
     runner = Runner(args, port, proc)
     try:
-        # Sessions first, then raw and API workers side by side.
-        conn = KeepAlive(port)
-        runner.setup_sessions(conn, random.Random(args.seed))
-        conn.close()
         raw_n = args.count * 2 // 5
         api_n = args.count - raw_n
-        plan = [(runner.raw_worker, args.seed + 1, raw_n // 2), (runner.raw_worker, args.seed + 2, raw_n - raw_n // 2),
-                (runner.api_worker, args.seed + 3, api_n // 2), (runner.api_worker, args.seed + 4, api_n - api_n // 2)]
-        threads = [threading.Thread(target=fn, args=(seed, n), daemon=True) for fn, seed, n in plan]
+        plan = [("raw-1", runner.raw_worker, args.seed + 1, raw_n // 2),
+                ("raw-2", runner.raw_worker, args.seed + 2, raw_n - raw_n // 2),
+                ("api-1", runner.api_worker, args.seed + 3, api_n // 2),
+                ("api-2", runner.api_worker, args.seed + 4, api_n - api_n // 2)]
+        plan = [(name, fn, seed, min(n, args.stop_after or n)) for name, fn, seed, n in plan if args.only in (None, name)]
+        threads = [threading.Thread(target=fn, args=(name, seed, n), daemon=True) for name, fn, seed, n in plan]
         for t in threads:
             t.start()
         for t in threads:
@@ -70,11 +95,14 @@ def main():
                 runner.record(ok, "final /healthz", "%d %r" % (st, body[:200]))
             except (Failure, OSError, ValueError) as e:
                 runner.record(False, "final /healthz", repr(e))
+            check_session_limit(runner, port)
         else:
             runner.crashed()
         elapsed = time.monotonic() - runner.started
         total = runner.passed + runner.failed
-        if total < args.min_count:
+        if runner.out_of_time():
+            print("fuzz: the time limit cut the run short: its counts depend on the machine's speed", flush=True)
+        if total < args.min_count and args.only is None and args.stop_after is None:
             runner.record(False, "coverage", "only %d requests in %.1f s (need %d)" % (total, elapsed, args.min_count))
     finally:
         if proc.poll() is None:

@@ -49,12 +49,64 @@ public struct ServerConfig: Sendable, Equatable {
         public let description: String
     }
 
-    /// Keys as they appear in the JSON file; env vars are `MMSIM_` + upper-cased key.
-    static let keys = ["host", "port", "public_dir", "default_kernel", "max_sessions", "max_processes_per_session",
-                       "max_batch_ops", "max_session_ops", "session_idle_seconds", "max_header_bytes", "max_body_bytes",
-                       "read_timeout_seconds", "idle_timeout_seconds", "max_connections", "event_loops",
-                       "access_log", "max_explore_threads", "max_explore_ops_per_thread", "max_explore_preemption_bound",
-                       "max_explore_schedules", "explore_time_limit_seconds"]
+    /// Every key as it appears in the JSON file, with a one-line description
+    /// (`mmsim serve --help` lists them); the variable is `MMSIM_` + the
+    /// upper-cased key, the flag `--` + the key with dashes.
+    public static let settings: [(key: String, help: String)] = [
+        ("host", "address to listen on"),
+        ("port", "TCP port (0: any free one)"),
+        ("public_dir", "the visualizer's files (--public)"),
+        ("default_kernel", "model of sessions made without one"),
+        ("max_sessions", "sessions held at once"),
+        ("max_processes_per_session", "processes in one session"),
+        ("max_batch_ops", "operations in one batch"),
+        ("max_session_ops", "session log ops (0: none)"),
+        ("session_idle_seconds", "idle sessions are deleted after"),
+        ("max_header_bytes", "request line and headers"),
+        ("max_body_bytes", "request body"),
+        ("read_timeout_seconds", "to receive a request once begun"),
+        ("idle_timeout_seconds", "keep-alive wait for the next request"),
+        ("max_connections", "open connections (more get 503)"),
+        ("event_loops", "HTTP event loops (0: one per CPU)"),
+        ("access_log", "a line per request on stdout"),
+        ("max_explore_threads", "threads per explore"),
+        ("max_explore_ops_per_thread", "ops per thread program"),
+        ("max_explore_preemption_bound", "largest preemption_bound"),
+        ("max_explore_schedules", "schedules per explore"),
+        ("explore_time_limit_seconds", "wall time per explore"),
+    ]
+
+    /// Keys as they appear in the JSON file.
+    public static var keys: [String] { settings.map(\.key) }
+
+    /// One key's value in its text form (what ``set(_:_:)`` reads back).
+    public func text(_ key: String) -> String? {
+        func num(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
+        return switch key {
+        case "host": host
+        case "port": String(port)
+        case "public_dir": publicDir
+        case "default_kernel": defaultKernel
+        case "max_sessions": String(limits.maxSessions)
+        case "max_processes_per_session": String(limits.maxProcessesPerSession)
+        case "max_batch_ops": String(limits.maxBatchOps)
+        case "max_session_ops": String(limits.maxSessionOps)
+        case "session_idle_seconds": num(limits.sessionIdleSeconds)
+        case "max_header_bytes": String(maxHeaderBytes)
+        case "max_body_bytes": String(maxBodyBytes)
+        case "read_timeout_seconds": num(readTimeoutSeconds)
+        case "idle_timeout_seconds": num(idleTimeoutSeconds)
+        case "max_connections": String(maxConnections)
+        case "event_loops": String(eventLoops)
+        case "access_log": String(accessLog)
+        case "max_explore_threads": String(limits.maxExploreThreads)
+        case "max_explore_ops_per_thread": String(limits.maxExploreOpsPerThread)
+        case "max_explore_preemption_bound": String(limits.maxExplorePreemptionBound)
+        case "max_explore_schedules": String(limits.maxExploreSchedules)
+        case "explore_time_limit_seconds": num(limits.exploreTimeLimitSeconds)
+        default: nil
+        }
+    }
 
     /// Sets one key from its text form.
     mutating func set(_ key: String, _ text: String) throws(Invalid) {
@@ -124,9 +176,10 @@ public struct ServerConfig: Sendable, Equatable {
         }
     }
 
-    /// Loads defaults, then the config file (`--config`, or `config/mmsim.json`
-    /// if it exists), then `MMSIM_*` variables, then flags.
-    public static func load(arguments: [String], environment: [String: String]) throws(Invalid) -> ServerConfig {
+    /// Loads defaults, then the config file (`--config`, `MMSIM_CONFIG`, or
+    /// `defaultFile` if it exists), then `MMSIM_*` variables, then flags.
+    public static func load(arguments: [String], environment: [String: String],
+                            defaultFile: String = "config/mmsim.json") throws(Invalid) -> ServerConfig {
         var c = ServerConfig()
         var flags: [(String, String)] = []
         var configPath: String? = environment["MMSIM_CONFIG"]
@@ -151,8 +204,8 @@ public struct ServerConfig: Sendable, Equatable {
         }
         if let configPath {
             try c.apply(file: configPath)
-        } else if FileManager.default.fileExists(atPath: "config/mmsim.json") {
-            try c.apply(file: "config/mmsim.json")
+        } else if FileManager.default.fileExists(atPath: defaultFile) {
+            try c.apply(file: defaultFile)
         }
         for key in keys {
             if let v = environment["MMSIM_" + key.uppercased()] { try c.set(key, v) }

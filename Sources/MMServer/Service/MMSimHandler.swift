@@ -43,6 +43,7 @@ public enum MMSimService {
                                                                             eventLoops: config.eventLoops),
                                 handler: app, accessLog: accessLog)
         try server.start()
+        server.onShutdown { [app] in app.store.closeStreams() }   // SSE subscribers return at once
         let reaper = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mmsim.reaper"))
         let every = max(1.0, min(60.0, config.limits.sessionIdleSeconds / 4))
         reaper.schedule(deadline: .now() + every, repeating: every)

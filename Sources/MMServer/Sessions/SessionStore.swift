@@ -57,6 +57,11 @@ public final class SessionStore: @unchecked Sendable {
         s.close()
     }
 
+    /// Ends every session's event streams (at server shutdown); the sessions stay.
+    public func closeStreams() {
+        for s in all() { s.close() }
+    }
+
     /// All sessions, oldest first by creation time then id.
     func all() -> [Session] {
         lock.lock()
