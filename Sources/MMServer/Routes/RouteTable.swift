@@ -14,9 +14,8 @@ enum RouteTable {
             app.json(.object([("status", .string("ok")), ("sessions", .num(app.store.count))]))
         },
         Route(.get, "/metrics", "Prometheus metrics: requests by route and status, latency, sessions, faults by lock",
-              contentType: "text/plain; version=0.0.4; charset=utf-8", answer: "Prometheus text exposition") { (app, _) throws(APIError) in
-            HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                         body: Array(app.metrics.render(liveSessions: app.store.count).utf8))
+              contentType: "text/plain; version=0.0.4; charset=utf-8", answer: "Prometheus text exposition") { (app, r) throws(APIError) in
+            app.metricsText(r)
         },
         Route(.get, "/openapi.json", "This API as an OpenAPI 3.1 document", answer: "the OpenAPI document") { (app, r) throws(APIError) in
             app.encoded(OpenAPI.document, r)
@@ -29,8 +28,9 @@ enum RouteTable {
               answer: "the session summary with its processes") { (app, r) throws(APIError) in
             try app.createSession(r)
         },
-        Route(.get, sessions, "List sessions", answer: #"{"sessions": [summary]}"#) { (app, r) throws(APIError) in
-            app.json(.object([("sessions", .array(app.store.all().map { s in s.lock.withLock { s.summary(withProcesses: false) } }))]), r)
+        Route(.get, sessions, "The sessions among the ids presented (all with the admin token)", query: Schemas.sessionsQuery,
+              answer: #"{"sessions": [summary]}"#) { (app, r) throws(APIError) in
+            try app.listSessions(r)
         },
         Route(.get, session, "A session with its processes", answer: "the session summary with its processes") { (app, r) throws(APIError) in
             let s = try app.store.get(r.sid)

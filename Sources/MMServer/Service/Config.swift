@@ -33,6 +33,12 @@ public struct ServerConfig: Sendable, Equatable {
     /// HTTP event-loop threads; 0 means one per active processor.
     public var eventLoops = 0
     public var accessLog = true
+    /// Enables `Authorization: Bearer <token>` for the full session listing
+    /// and per-session metrics (empty: no caller can list other sessions).
+    public var adminToken = ""
+    /// Prefix of the session ids this instance creates (`<node_id>-<uuid>`),
+    /// so a load balancer routes each session to its owner (docs/DEPLOY.md).
+    public var nodeID = ""
 
     public init() {}
 
@@ -45,7 +51,7 @@ public struct ServerConfig: Sendable, Equatable {
     static let keys = ["host", "port", "public_dir", "default_kernel", "max_sessions", "max_processes_per_session",
                        "max_batch_ops", "max_session_ops", "session_idle_seconds", "max_header_bytes", "max_body_bytes",
                        "read_timeout_seconds", "idle_timeout_seconds", "max_connections", "event_loops",
-                       "access_log"]
+                       "access_log", "admin_token", "node_id"]
 
     /// Sets one key from its text form.
     mutating func set(_ key: String, _ text: String) throws(Invalid) {
@@ -83,6 +89,12 @@ public struct ServerConfig: Sendable, Equatable {
         case "access_log":
             guard let b = Bool(text) else { throw Invalid(description: "access_log must be true or false") }
             accessLog = b
+        case "admin_token": adminToken = text
+        case "node_id":
+            guard text.utf8.allSatisfy({ c in (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }), text.utf8.count <= 16 else {
+                throw Invalid(description: "node_id must be at most 16 lower-case letters and digits, got '\(text)'")
+            }
+            nodeID = text
         default: throw Invalid(description: "unknown setting '\(key)'")
         }
     }

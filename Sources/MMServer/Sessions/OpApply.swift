@@ -14,10 +14,10 @@ extension Op {
             case let .file(path, size, mode):
                 return .file(try sim.createFile(path: path, size: size, mode: mode))
             case let .process(comm):
-                guard sim.processes.count < maxProcesses else { throw Self.tooManyProcesses(maxProcesses) }
+                guard Self.liveProcesses(sim) < maxProcesses else { throw Self.tooManyProcesses(maxProcesses) }
                 return .process(sim.createProcess(comm: comm))
             case let .syscall(pid, call):
-                if case .fork = call, sim.processes.count >= maxProcesses { throw Self.tooManyProcesses(maxProcesses) }
+                if case .fork = call, Self.liveProcesses(sim) >= maxProcesses { throw Self.tooManyProcesses(maxProcesses) }
                 let r = try sim.syscall(pid: pid, call)
                 return summary ? .syscallSummary(SyscallSummary(r)) : .syscall(r)
             case let .fault(pid, address, access, mode, inject):
@@ -44,7 +44,15 @@ extension Op {
     }
 
     static func tooManyProcesses(_ limit: Int) -> APIError {
-        APIError(.limitExceeded, "session has \(limit) processes (the configured limit)")
+        APIError(.limitExceeded, "session has \(limit) live processes (max_processes_per_session)")
+    }
+
+    /// Processes that have not exited: the ones `max_processes_per_session`
+    /// counts (an exited process holds no address space any more).
+    static func liveProcesses(_ sim: Simulation) -> Int {
+        var n = 0
+        for p in sim.processes.values where p.state != .exited { n += 1 }
+        return n
     }
 
     /// The API error of a simulation error.

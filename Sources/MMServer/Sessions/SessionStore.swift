@@ -9,10 +9,14 @@ public final class SessionStore: @unchecked Sendable {
     private var sessions: [String: Session] = [:]
     let limits: Limits
     let defaultKernel: KernelModel
+    let ids: SessionIDs
 
-    public init(limits: Limits, defaultKernel: KernelModel) {
+    /// `random` is where session ids come from (the kernel's getrandom(2)
+    /// unless a test injects another); `nodeID` prefixes them.
+    public init(limits: Limits, defaultKernel: KernelModel, random: any RandomSource = KernelRandom(), nodeID: String = "") {
         self.limits = limits
         self.defaultKernel = defaultKernel
+        self.ids = SessionIDs(random: random, nodeID: nodeID)
     }
 
     public static func now() -> Double {
@@ -21,18 +25,19 @@ public final class SessionStore: @unchecked Sendable {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// A new session id with 122 random bits (a version-4 UUID).
-    static func newID() -> String { UUID().uuidString.lowercased() }
-
-    /// Creates a session, or 422 past the configured limit.
+    /// Creates a session, 422 past the configured limit, or 503 when no
+    /// random id can be had (nothing is created).
     func create(kernel: KernelModel?, options: ModelOptions, name: String?) throws(APIError) -> Session {
-        let s = Session(id: Self.newID(), name: name, model: kernel ?? defaultKernel, options: options,
+        let s = Session(id: try ids.next(), name: name, model: kernel ?? defaultKernel, options: options,
                         limits: limits, now: Self.now())
         lock.lock()
         defer { lock.unlock() }
         guard sessions.count < limits.maxSessions else {
             throw APIError(.limitExceeded, "\(limits.maxSessions) sessions exist (the configured limit)")
         }
+        // 122 random bits never collide in practice; if they did, the old
+        // session must not be replaced (its holder's capability stays its own).
+        guard sessions[s.id] == nil else { throw APIError(.unavailable, "session id collision; try again") }
         sessions[s.id] = s
         return s
     }
@@ -55,6 +60,15 @@ public final class SessionStore: @unchecked Sendable {
         lock.unlock()
         guard let s else { throw .notFound("no session '\(id)'") }
         s.close()
+    }
+
+    /// The sessions of `ids` that exist, oldest first (the listing of a
+    /// caller without the admin token: the ids are the capability).
+    func presented(_ ids: [String]) -> [Session] {
+        lock.lock()
+        let found = Set(ids).compactMap { sessions[$0] }
+        lock.unlock()
+        return found.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
     /// All sessions, oldest first by creation time then id.
