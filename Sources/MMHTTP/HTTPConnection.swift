@@ -14,6 +14,8 @@ import Glibc
 /// it until it hands it back with ``HTTPEventLoop/resume(_:with:keepAlive:)``.
 final class HTTPConnection: @unchecked Sendable {
     let fd: Int32
+    /// The client's address (numeric), for per-client limits and `HTTPRequest.clientAddress`.
+    let peer: String
     unowned(unsafe) let loop: HTTPEventLoop
     private var parser: HTTPParser
     /// Bytes to send, from `outOffset` on.
@@ -21,8 +23,13 @@ final class HTTPConnection: @unchecked Sendable {
     private var outOffset = 0
     /// Monotonic seconds of the last byte read or written.
     private(set) var lastActivity: Double
-    /// When the first byte of the request still being received arrived.
+    /// When the first byte of the request still being received arrived
+    /// (an empty line before its request line included).
     private var requestStarted: Double?
+    /// When the head of the request still being received was complete (its body is being read).
+    private var bodyStarted: Double?
+    /// Monotonic seconds of the last byte sent (or when output became pending).
+    private var lastSend: Double
     /// A request is being answered off the loop; the connection is not in epoll.
     private(set) var isBusy = false
     /// Close once `out` is sent (no more requests are read).
@@ -40,15 +47,18 @@ final class HTTPConnection: @unchecked Sendable {
     /// Stop reading requests while this many response bytes wait to be sent.
     private static let outputHighWater = 1 << 20
 
-    init(fd: Int32, loop: HTTPEventLoop, now: Double) {
+    init(fd: Int32, peer: String, loop: HTTPEventLoop, now: Double) {
         self.fd = fd
+        self.peer = peer
         self.loop = loop
         self.parser = HTTPParser(limits: loop.server.configuration.limits.parserLimits)
         self.lastActivity = now
+        self.lastSend = now
     }
 
-    /// Nothing received, nothing being answered, nothing to send: closable at shutdown.
-    var isIdle: Bool { !isBusy && !parser.hasPartialRequest && outOffset == out.count && lingerDeadline == nil }
+    /// Nothing received, nothing being answered, nothing to send: closable at
+    /// shutdown and when the server needs room.
+    var isIdle: Bool { !isBusy && !parser.isReceivingRequest && outOffset == out.count && lingerDeadline == nil }
 
     /// The epoll events this connection wants now.
     var wantedEvents: UInt32 {
@@ -100,15 +110,22 @@ final class HTTPConnection: @unchecked Sendable {
         }
         let server = loop.server
         while !isBusy && !closeAfterFlush && out.count - outOffset < Self.outputHighWater {
-            let request: HTTPRequest?
+            let next: HTTPRequest?
             do {
-                request = try parser.nextRequest()
+                next = try parser.nextRequest()
             } catch {
                 fail(error.status, code: error.code, message: error.message)
                 break
             }
-            guard let request else { break }
+            guard var parsed = next else { break }
             requestStarted = nil
+            bodyStarted = nil
+            parsed.clientAddress = peer
+            let request = parsed
+            if let limiter = server.requestLimiter, let wait = limiter.take(peer) {
+                refuse(request, retryAfter: wait)
+                continue
+            }
             if server.handler.answersSlowly(request) {
                 handOff { [self] in answer(request, started: monotonicMicros()) }
                 return
@@ -120,10 +137,12 @@ final class HTTPConnection: @unchecked Sendable {
             if peerClosed {
                 do { try parser.finish() } catch { fail(error.status, code: error.code, message: error.message) }
                 closeAfterFlush = true
-            } else if parser.hasPartialRequest {
+            } else if parser.isReceivingRequest {
                 if requestStarted == nil { requestStarted = now }
+                if parser.isReceivingBody && bodyStarted == nil { bodyStarted = now }
             } else {
                 requestStarted = nil
+                bodyStarted = nil
             }
         }
         loop.scheduleFlush(self)
@@ -187,6 +206,21 @@ final class HTTPConnection: @unchecked Sendable {
         serve(now: now)
     }
 
+    /// Answers 429 with `Retry-After` (whole seconds, at least 1) to a request
+    /// over ``HTTPServerLimits/requestsPerSecondPerClient``; the connection stays open.
+    private func refuse(_ request: HTTPRequest, retryAfter: Double) {
+        var response = HTTPResponse.error(.tooManyRequests, code: "too_many_requests",
+                                          message: "more than \(loop.server.configuration.limits.requestsPerSecondPerClient) "
+                                            + "requests per second from \(peer) (requests_per_second_per_client)")
+        response.headers.add(name: "Retry-After", value: String(max(1, Int(retryAfter.rounded(.up)))))
+        guard case .bytes(let body) = response.body else { return }
+        let keepAlive = HTTPResponseEncoder.keepsAlive(response, request, shuttingDown: loop.server.isShuttingDown)
+        if !HTTPResponseEncoder.appendBytesResponse(response, body: body, to: request, keepAlive: keepAlive, into: &out) {
+            closeAfterFlush = true
+        }
+        loop.server.accessLog?(request.method.rawValue, request.path, 429, 0, nil)
+    }
+
     /// Queues the JSON error envelope for a request that cannot be decoded; then close.
     private func fail(_ status: HTTPStatus, code: String, message: String) {
         out.append(contentsOf: HTTPResponseEncoder.errorResponse(status, code: code, message: message))
@@ -234,6 +268,7 @@ final class HTTPConnection: @unchecked Sendable {
             if n > 0 {
                 outOffset += n
                 lastActivity = now
+                lastSend = now
                 continue
             }
             let err = errno
@@ -244,6 +279,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         if out.capacity > 4 * Self.outputHighWater { out = [] } else { out.removeAll(keepingCapacity: true) }
         outOffset = 0
+        lastSend = now  // the send timeout counts from here when output is next pending
         if closeAfterFlush {
             if peerClosed {
                 loop.close(self)
@@ -291,8 +327,11 @@ final class HTTPConnection: @unchecked Sendable {
             if now >= deadline { loop.close(self) }
             return
         }
-        if let started = requestStarted, now - started >= limits.readTimeout {
+        let headTimedOut = bodyStarted == nil && requestStarted.map { now - $0 >= limits.readTimeout } == true
+        let bodyTimedOut = bodyStarted.map { now - $0 >= limits.bodyTimeout } == true
+        if headTimedOut || bodyTimedOut {
             requestStarted = nil
+            bodyStarted = nil
             out.append(contentsOf: HTTPResponseEncoder.errorResponse(.requestTimeout, code: "request_timeout",
                                                                      message: "request not received in time"))
             closeAfterFlush = true
@@ -302,7 +341,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         if isIdle && (now - lastActivity >= limits.idleTimeout || loop.server.isShuttingDown) {
             loop.close(self)
-        } else if outOffset < out.count && now - lastActivity >= limits.idleTimeout {
+        } else if outOffset < out.count && now - lastSend >= limits.sendTimeout {
             loop.close(self)  // the peer stopped reading
         }
     }

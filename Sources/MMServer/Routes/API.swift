@@ -117,7 +117,7 @@ public final class MMSimApp: @unchecked Sendable {
             for s in ModelOptions.switches { options[keyPath: s.keyPath] = try o.bool(s.name, default: false) }
         }
         let name = a.has("name") ? try a.string("name") : nil
-        let s = try store.create(kernel: kernel, options: options, name: name)
+        let s = try store.create(kernel: kernel, options: options, name: name, client: r.http.clientAddress)
         return json(s.lock.withLock { s.summary(withProcesses: true) }, status: .created)
     }
 }

@@ -14,6 +14,11 @@ public struct Limits: Sendable, Equatable {
     public var maxSessionOps = 2_000_000
     /// Idle sessions are deleted after this many seconds.
     public var sessionIdleSeconds: Double = 3600
+    /// Live sessions created from one client address (0: no limit); more get 429.
+    public var maxSessionsPerClient = 1_000
+    /// Sessions one client address may create per minute, all at once after
+    /// a quiet minute (0: no limit); more get 429 with `Retry-After`.
+    public var sessionCreatesPerMinutePerClient = 600
     public init() {}
 }
 
@@ -28,8 +33,14 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxHeaderBytes = 16 * 1024
     public var maxBodyBytes = 8 * 1024 * 1024
     public var readTimeoutSeconds: Double = 10
+    public var bodyTimeoutSeconds: Double = 60
     public var idleTimeoutSeconds: Double = 30
+    public var sendTimeoutSeconds: Double = 30
     public var maxConnections = 512
+    public var maxConnectionsPerClient = 256
+    /// Requests per second per client address (0: off, the default).
+    public var requestsPerSecondPerClient: Double = 0
+    public var requestBurstPerClient = 1_000
     /// HTTP event-loop threads; 0 means one per active processor.
     public var eventLoops = 0
     public var accessLog = true
@@ -51,7 +62,9 @@ public struct ServerConfig: Sendable, Equatable {
     static let keys = ["host", "port", "public_dir", "default_kernel", "max_sessions", "max_processes_per_session",
                        "max_batch_ops", "max_session_ops", "session_idle_seconds", "max_header_bytes", "max_body_bytes",
                        "read_timeout_seconds", "idle_timeout_seconds", "max_connections", "event_loops",
-                       "access_log", "admin_token", "node_id"]
+                       "access_log", "admin_token", "node_id", "body_timeout_seconds", "send_timeout_seconds",
+                       "max_connections_per_client", "requests_per_second_per_client", "request_burst_per_client",
+                       "max_sessions_per_client", "session_creates_per_minute_per_client"]
 
     /// Sets one key from its text form.
     mutating func set(_ key: String, _ text: String) throws(Invalid) {
@@ -85,6 +98,13 @@ public struct ServerConfig: Sendable, Equatable {
         case "read_timeout_seconds": readTimeoutSeconds = try dbl()
         case "idle_timeout_seconds": idleTimeoutSeconds = try dbl()
         case "max_connections": maxConnections = try int()
+        case "body_timeout_seconds": bodyTimeoutSeconds = try dbl()
+        case "send_timeout_seconds": sendTimeoutSeconds = try dbl()
+        case "max_connections_per_client": maxConnectionsPerClient = try int()
+        case "requests_per_second_per_client": requestsPerSecondPerClient = try dbl()
+        case "request_burst_per_client": requestBurstPerClient = try int()
+        case "max_sessions_per_client": limits.maxSessionsPerClient = try int()
+        case "session_creates_per_minute_per_client": limits.sessionCreatesPerMinutePerClient = try int()
         case "event_loops": eventLoops = try int()
         case "access_log":
             guard let b = Bool(text) else { throw Invalid(description: "access_log must be true or false") }

@@ -32,7 +32,11 @@ public enum MMSimService {
         let app = MMSimApp(config: config)
         let limits = HTTPServerLimits(maxHeaderBytes: config.maxHeaderBytes, maxBodyBytes: config.maxBodyBytes,
                                       readTimeout: config.readTimeoutSeconds, idleTimeout: config.idleTimeoutSeconds,
-                                      maxConnections: config.maxConnections)
+                                      maxConnections: config.maxConnections, bodyTimeout: config.bodyTimeoutSeconds,
+                                      sendTimeout: config.sendTimeoutSeconds,
+                                      maxConnectionsPerClient: config.maxConnectionsPerClient,
+                                      requestsPerSecondPerClient: config.requestsPerSecondPerClient,
+                                      requestBurstPerClient: config.requestBurstPerClient)
         var accessLog: HTTPAccessLog?
         if config.accessLog {
             accessLog = { (method: String, path: String, status: Int, us: Int, route: String?) in

@@ -31,9 +31,13 @@ public final class Session: @unchecked Sendable {
     private(set) var closed = false
     /// Monotonic seconds of the last request (idle expiry); guarded by the store's lock.
     var lastUsed: Double
+    /// The client address that created it (`max_sessions_per_client`).
+    let owner: String
 
-    init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double) {
+    init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double,
+         owner: String = "-") {
         self.id = id
+        self.owner = owner
         self.name = name
         self.limits = limits
         self.sim = Simulation(model: model, options: options)

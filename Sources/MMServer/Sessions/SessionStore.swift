@@ -7,6 +7,10 @@ import MMCore
 public final class SessionStore: @unchecked Sendable {
     private let lock = SpinningLock()
     private var sessions: [String: Session] = [:]
+    /// Live sessions by the client address that created them (`max_sessions_per_client`).
+    private var perClient: [String: Int] = [:]
+    /// Session creations per client address (`session_creates_per_minute_per_client`).
+    private let creations: HTTPRateLimiter?
     let limits: Limits
     let defaultKernel: KernelModel
     let ids: SessionIDs
@@ -17,6 +21,8 @@ public final class SessionStore: @unchecked Sendable {
         self.limits = limits
         self.defaultKernel = defaultKernel
         self.ids = SessionIDs(random: random, nodeID: nodeID)
+        let perMinute = limits.sessionCreatesPerMinutePerClient
+        creations = perMinute > 0 ? HTTPRateLimiter(perSecond: Double(perMinute) / 60, burst: perMinute) : nil
     }
 
     public static func now() -> Double {
@@ -25,20 +31,33 @@ public final class SessionStore: @unchecked Sendable {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// Creates a session, 422 past the configured limit, or 503 when no
-    /// random id can be had (nothing is created).
-    func create(kernel: KernelModel?, options: ModelOptions, name: String?) throws(APIError) -> Session {
+    /// Creates a session for `client` (its address): 429 past the
+    /// per-client limits, 422 past `max_sessions`, 503 when no random id can
+    /// be had (nothing is created in any of these cases).
+    func create(kernel: KernelModel?, options: ModelOptions, name: String?, client: String = "-") throws(APIError) -> Session {
+        if let creations, let wait = creations.take(client) {
+            throw APIError(.tooManyRequests, "more than \(limits.sessionCreatesPerMinutePerClient) sessions created per minute "
+                           + "from \(client) (session_creates_per_minute_per_client)", retryAfter: max(1, Int(wait.rounded(.up))))
+        }
         let s = Session(id: try ids.next(), name: name, model: kernel ?? defaultKernel, options: options,
-                        limits: limits, now: Self.now())
+                        limits: limits, now: Self.now(), owner: client)
         lock.lock()
         defer { lock.unlock() }
         guard sessions.count < limits.maxSessions else {
+            creations?.refund(client)
             throw APIError(.limitExceeded, "\(limits.maxSessions) sessions exist (the configured limit)")
+        }
+        let owned = perClient[client, default: 0]
+        guard limits.maxSessionsPerClient == 0 || owned < limits.maxSessionsPerClient else {
+            creations?.refund(client)
+            throw APIError(.tooManyRequests, "\(owned) live sessions were created from \(client) (max_sessions_per_client); "
+                           + "delete some or wait for them to expire", retryAfter: 60)
         }
         // 122 random bits never collide in practice; if they did, the old
         // session must not be replaced (its holder's capability stays its own).
         guard sessions[s.id] == nil else { throw APIError(.unavailable, "session id collision; try again") }
         sessions[s.id] = s
+        perClient[client] = owned + 1
         return s
     }
 
@@ -57,6 +76,7 @@ public final class SessionStore: @unchecked Sendable {
     func delete(_ id: String) throws(APIError) {
         lock.lock()
         let s = sessions.removeValue(forKey: id)
+        if let s { disown(s) }
         lock.unlock()
         guard let s else { throw .notFound("no session '\(id)'") }
         s.close()
@@ -78,6 +98,12 @@ public final class SessionStore: @unchecked Sendable {
         return sessions.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
+    /// Uncounts a removed session from its creator (store lock held).
+    private func disown(_ s: Session) {
+        let n = perClient[s.owner, default: 1] - 1
+        perClient[s.owner] = n > 0 ? n : nil
+    }
+
     public var count: Int {
         lock.lock()
         defer { lock.unlock() }
@@ -89,7 +115,10 @@ public final class SessionStore: @unchecked Sendable {
     public func expireIdle(now: Double = SessionStore.now()) -> Int {
         lock.lock()
         let stale = sessions.values.filter { now - $0.lastUsed > limits.sessionIdleSeconds }
-        for s in stale { sessions.removeValue(forKey: s.id) }
+        for s in stale {
+            sessions.removeValue(forKey: s.id)
+            disown(s)
+        }
         lock.unlock()
         for s in stale { s.close() }
         return stale.count
