@@ -43,6 +43,21 @@ final class HTTPConnection: @unchecked Sendable {
     var interest: UInt32?
     /// Set by ``kill()``: close as soon as the loop owns the connection again.
     private(set) var isKilled = false
+    /// The pulled body being sent (``HTTPResponse/Body/pull(_:)``); no further
+    /// request is read until it ends.
+    private var source: (any HTTPBodySource)?
+    /// The source answered `.wait` and has not been woken since.
+    private var sourceWaiting = false
+    /// When the source was last asked (it is asked again about once a second).
+    private var sourcePolled = 0.0
+    private var sourceChunked = true
+    private var sourceKeepAlive = true
+    private var waker: HTTPWaker?
+
+    /// Pull the source while fewer than this many bytes wait to be sent.
+    static let pullLowWater = 64 * 1024
+    /// The size of piece asked of a source.
+    static let pullPiece = 64 * 1024
 
     /// Stop reading requests while this many response bytes wait to be sent.
     private static let outputHighWater = 1 << 20
@@ -58,13 +73,27 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Nothing received, nothing being answered, nothing to send: closable at
     /// shutdown and when the server needs room.
-    var isIdle: Bool { !isBusy && !parser.isReceivingRequest && outOffset == out.count && lingerDeadline == nil }
+    var isIdle: Bool {
+        !isBusy && source == nil && !parser.isReceivingRequest && outOffset == out.count && lingerDeadline == nil
+    }
+
+    /// Sending a pulled body (an event stream, say).
+    var isPulling: Bool { source != nil }
 
     /// The epoll events this connection wants now.
     var wantedEvents: UInt32 {
         let pending = outOffset < out.count
         if lingerDeadline != nil { return EPOLLIN.rawValue }
         var events: UInt32 = pending ? EPOLLOUT.rawValue : 0
+        // While a body is pulled, requests are not read (answers go in
+        // order), but the peer closing is watched for; a source with more to
+        // give asks for EPOLLOUT, so it is pulled again next round (one
+        // piece per round: a fast reader of a long body does not starve the
+        // loop's other connections).
+        if source != nil {
+            if !sourceWaiting { events |= EPOLLOUT.rawValue }
+            return events | EPOLLRDHUP.rawValue
+        }
         if !closeAfterFlush && !peerClosed && out.count - outOffset < Self.outputHighWater { events |= EPOLLIN.rawValue }
         return events
     }
@@ -75,6 +104,10 @@ final class HTTPConnection: @unchecked Sendable {
     func handle(events: UInt32, buffer: UnsafeMutableRawBufferPointer, now: Double) {
         if lingerDeadline != nil {
             drainLinger()
+            return
+        }
+        if source != nil && events & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            loop.close(self)  // the subscriber went away
             return
         }
         if events & EPOLLOUT.rawValue != 0 {
@@ -108,8 +141,32 @@ final class HTTPConnection: @unchecked Sendable {
             loop.close(self)
             return
         }
+        // Answer what is buffered; a pulled body that ends lets the next requests through.
+        repeat {
+            guard answerBuffered() else { return }
+        } while source != nil && !isBusy && pump(now: now)
+        if !isBusy && !closeAfterFlush && source == nil {
+            if parser.takeContinueRequest() { out.append(contentsOf: HTTPResponseEncoder.continueResponse) }
+            if peerClosed {
+                do { try parser.finish() } catch { fail(error.status, code: error.code, message: error.message) }
+                closeAfterFlush = true
+            } else if parser.isReceivingRequest {
+                if requestStarted == nil { requestStarted = now }
+                if parser.isReceivingBody && bodyStarted == nil { bodyStarted = now }
+            } else {
+                requestStarted = nil
+                bodyStarted = nil
+            }
+        }
+        loop.scheduleFlush(self)
+    }
+
+    /// Answers complete buffered requests in order until one goes to a
+    /// worker, a pulled body begins, or much output waits. Returns `false` if
+    /// the connection was handed to another thread.
+    private func answerBuffered() -> Bool {
         let server = loop.server
-        while !isBusy && !closeAfterFlush && out.count - outOffset < Self.outputHighWater {
+        while !isBusy && source == nil && !closeAfterFlush && out.count - outOffset < Self.outputHighWater {
             let next: HTTPRequest?
             do {
                 next = try parser.nextRequest()
@@ -128,24 +185,11 @@ final class HTTPConnection: @unchecked Sendable {
             }
             if server.handler.answersSlowly(request) {
                 handOff { [self] in answer(request, started: monotonicMicros()) }
-                return
+                return false
             }
-            if !answer(request, started: monotonicMicros()) { return }
+            if !answer(request, started: monotonicMicros()) { return false }
         }
-        if !isBusy && !closeAfterFlush {
-            if parser.takeContinueRequest() { out.append(contentsOf: HTTPResponseEncoder.continueResponse) }
-            if peerClosed {
-                do { try parser.finish() } catch { fail(error.status, code: error.code, message: error.message) }
-                closeAfterFlush = true
-            } else if parser.isReceivingRequest {
-                if requestStarted == nil { requestStarted = now }
-                if parser.isReceivingBody && bodyStarted == nil { bodyStarted = now }
-            } else {
-                requestStarted = nil
-                bodyStarted = nil
-            }
-        }
-        loop.scheduleFlush(self)
+        return true
     }
 
     /// Set while the connection is in its loop's flush queue.
@@ -174,6 +218,23 @@ final class HTTPConnection: @unchecked Sendable {
             server.accessLog?(request.method.rawValue, request.path, response.status.code,
                               Int(monotonicMicros() &- started), response.label)
             return true
+        case .pull(let body):
+            let chunked = request.version != .http1_0
+            let kept = keepAlive && chunked
+            HTTPResponseEncoder.appendHead(response, version: request.version, keepAlive: kept,
+                                           framing: chunked ? .chunked : .closeDelimited, to: &out)
+            if request.method == .head || response.status.forbidsBody {
+                body.cancel()
+                if !kept { closeAfterFlush = true }
+            } else {
+                source = body
+                sourceChunked = chunked
+                sourceKeepAlive = kept
+                sourceWaiting = false
+            }
+            server.accessLog?(request.method.rawValue, request.path, response.status.code,
+                              Int(monotonicMicros() &- started), response.label)
+            return true
         case .stream(let produce):
             if !isBusy { handOff(nil) }
             Thread.detachNewThread { [self] in
@@ -192,6 +253,58 @@ final class HTTPConnection: @unchecked Sendable {
         DispatchQueue.global(qos: .userInitiated).async { [self] in
             if work() { loop.post(.resume(self)) }
         }
+    }
+
+    // MARK: - Pulled bodies (on the loop)
+
+    /// Asks the source for pieces while little is waiting to be sent. Returns
+    /// `true` when the body ended (buffered requests may be served next).
+    private func pump(now: Double) -> Bool {
+        guard let source, !sourceWaiting else { return false }
+        let waker = self.waker ?? HTTPWaker { [self, loop] in loop.post(.wake(self)) }
+        self.waker = waker
+        while out.count - outOffset < Self.pullLowWater {
+            waker.consumed()
+            switch source.next(budget: Self.pullPiece, waker: waker) {
+            case .data(let bytes):
+                guard !bytes.isEmpty else { continue }
+                if sourceChunked {
+                    appendUTF8(String(bytes.count, radix: 16), to: &out)
+                    out.append(contentsOf: [13, 10])
+                    out.append(contentsOf: bytes)
+                    out.append(contentsOf: [13, 10])
+                } else {
+                    out.append(contentsOf: bytes)
+                }
+            case .wait:
+                sourceWaiting = true
+                sourcePolled = now
+                return false
+            case .end:
+                if sourceChunked { out.append(contentsOf: [48, 13, 10, 13, 10]) }  // "0\r\n\r\n"
+                self.source = nil
+                self.waker = nil
+                if !sourceKeepAlive { closeAfterFlush = true }
+                loop.updateInterest(self)
+                return true
+            }
+        }
+        return false
+    }
+
+    /// The source has more (``HTTPWaker/wake()``), or it is time to ask again.
+    func sourceWoken(now: Double) {
+        guard source != nil, !isBusy else { return }
+        sourceWaiting = false
+        serve(now: now)
+    }
+
+    /// The connection is closing: the source lets go of what it holds.
+    func cancelSource() {
+        guard let source else { return }
+        self.source = nil
+        waker = nil
+        source.cancel()
     }
 
     /// Back on the loop after a hand-off: re-register and continue with buffered requests.
@@ -339,10 +452,13 @@ final class HTTPConnection: @unchecked Sendable {
             if flush(now: now) { loop.updateInterest(self) }
             return
         }
+        if source != nil && sourceWaiting && now - sourcePolled >= 1 {
+            sourceWoken(now: now)  // lets the source send a keep-alive or notice its end
+        }
         if isIdle && (now - lastActivity >= limits.idleTimeout || loop.server.isShuttingDown) {
             loop.close(self)
-        } else if outOffset < out.count && now - lastSend >= limits.sendTimeout {
-            loop.close(self)  // the peer stopped reading
+        } else if (outOffset < out.count || (source != nil && !sourceWaiting)) && now - lastSend >= limits.sendTimeout {
+            loop.close(self)  // the peer stopped reading (answer bytes, or a body with more to give, wait)
         }
     }
 

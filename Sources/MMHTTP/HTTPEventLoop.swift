@@ -19,6 +19,8 @@ final class HTTPEventLoop: @unchecked Sendable {
         case adopt(Int32, peer: String)
         /// A connection whose hand-off (worker or stream) has finished.
         case resume(HTTPConnection)
+        /// The body source of a connection has more to send.
+        case wake(HTTPConnection)
         /// Shutdown began: close idle connections now; answer the rest with `Connection: close`.
         case drain
         /// The server is at its connection cap: close the idle keep-alive
@@ -154,8 +156,10 @@ final class HTTPEventLoop: @unchecked Sendable {
                 if server.isShuttingDown { close(connection) } else { updateInterest(connection) }
             case .resume(let connection):
                 connection.resumed(now: now)
+            case .wake(let connection):
+                if connections[connection.fd] === connection { connection.sourceWoken(now: now) }
             case .drain:
-                for connection in Array(connections.values) where connection.isIdle { close(connection) }
+                for connection in Array(connections.values) where connection.isIdle || connection.isPulling { close(connection) }
             case .evictIdle:
                 var oldest: HTTPConnection?
                 for connection in connections.values where connection.isIdle {
@@ -213,9 +217,10 @@ final class HTTPEventLoop: @unchecked Sendable {
         connection.interest = nil
     }
 
-    /// Closes the socket and forgets the connection.
+    /// Closes the socket and forgets the connection (cancelling its body source).
     func close(_ connection: HTTPConnection) {
         guard connections[connection.fd] === connection else { return }
+        connection.cancelSource()
         unregister(connection)
         connections[connection.fd] = nil
         Glibc.close(connection.fd)

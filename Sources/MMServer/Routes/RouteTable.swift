@@ -48,10 +48,9 @@ enum RouteTable {
             let s = try app.store.get(r.sid)
             return app.json(s.lock.withLock { Inspection.forest(s.sim) }, r)
         },
-        Route(.get, session + "/log", "Every operation applied, replayable with POST …/ops",
-              answer: #"{"ops": [op with "seq"]}"#) { (app, r) throws(APIError) in
-            let s = try app.store.get(r.sid)
-            return app.json(s.lock.withLock { s.logJSON() }, r)
+        Route(.get, session + "/log", "Every operation applied, replayable with POST …/ops (streamed; paged with limit and cursor)",
+              query: Schemas.logQuery, answer: #"{"ops": [op with "seq"][, "next_cursor"]}"#) { (app, r) throws(APIError) in
+            try app.log(r)
         },
         Route(.get, session + "/events", "Operations as Server-Sent Events: the log so far, then live (Last-Event-ID resumes)",
               contentType: "text/event-stream", answer: #"events "op" with data {"seq", "op", "result"}"#) { (app, r) throws(APIError) in
@@ -82,11 +81,12 @@ enum RouteTable {
         Route(.get, process + "/maps", "/proc/PID/maps", contentType: "text/plain; charset=utf-8", answer: "maps text") { (app, r) throws(APIError) in
             .text(.ok, try app.procText(r, ProcMaps.maps))
         },
-        Route(.get, process + "/smaps", "/proc/PID/smaps", contentType: "text/plain; charset=utf-8", answer: "smaps text") { (app, r) throws(APIError) in
+        Route(.get, process + "/smaps", "/proc/PID/smaps", contentType: "text/plain; charset=utf-8", answer: "smaps text",
+              slow: true) { (app, r) throws(APIError) in
             .text(.ok, try app.procText(r, ProcMaps.smaps))
         },
         Route(.get, process + "/pages", "Pages with a page-table entry in [start, end)", query: Schemas.pagesQuery,
-              answer: #"{"pages": [{address, pte, folio}]}"#) { (app, r) throws(APIError) in
+              answer: #"{"pages": [{address, pte, folio}]}"#, slow: true) { (app, r) throws(APIError) in
             try app.pages(r)
         },
         Route(.post, process + "/syscalls/{name}",

@@ -151,23 +151,11 @@ extension MMSimApp {
         return out.bytes()
     }
 
-    /// GET …/events: the log so far, then live operations, as SSE.
+    /// GET …/events: the log so far, then live operations, as SSE pulled by
+    /// the event loop (SessionEventSource).
     func events(_ req: HTTPRequest, _ s: Session) -> HTTPResponse {
         let from = Int(req.headers["Last-Event-ID"] ?? "") ?? 0
-        return .eventStream { writer in
-            var next = from
-            while true {
-                guard let (after, batch) = s.waitEvents(from: next, timeout: 15) else { return }
-                if batch.isEmpty {
-                    if !writer.writeComment("keep-alive") { return }
-                    continue
-                }
-                for (k, payload) in batch.enumerated() {
-                    let seq = after - batch.count + k + 1
-                    if !writer.writeEvent(String(decoding: payload, as: UTF8.self), event: "op", id: String(seq)) { return }
-                }
-                next = after
-            }
-        }
+        let headers = HTTPHeaders([("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+        return HTTPResponse(status: .ok, headers: headers, body: .pull(SessionEventSource(session: s, after: from)))
     }
 }

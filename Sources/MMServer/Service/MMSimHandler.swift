@@ -13,14 +13,16 @@ extension MMSimApp: HTTPHandler {
     }
 
     /// HTTPHandler: what its route says (`Route.slow`): reads and single
-    /// faults are answered on the event loop; every other POST (syscalls that
+    /// faults are answered on the event loop, except the reads whose answer
+    /// grows with the session (smaps, pages); every other POST (syscalls that
     /// may populate gigabytes, batches, replays, compares), DELETE, and any
-    /// large body go to a worker thread.
+    /// large body go to a worker thread. (The log and event streams are
+    /// pulled by the loop in pieces.)
     public func answersSlowly(_ request: HTTPRequest) -> Bool {
         if request.body.count > 64 * 1024 { return true }
-        if request.method == .get || request.method == .head { return false }
+        let isRead = request.method == .get || request.method == .head
         let path = Self.hasPercent(request.path) ? (request.decodedPath ?? request.path) : request.path
-        guard case let .route(route, _)? = try? router.match(request, path: path) else { return true }
+        guard case let .route(route, _)? = try? router.match(request, path: path) else { return !isRead }
         return route.slow
     }
 }

@@ -115,11 +115,14 @@ extension Session {
         return p
     }
 
-    /// GET …/log: every operation with its `seq` (caller holds the lock).
+    /// GET …/log?pretty: every operation with its `seq` (caller holds the lock).
     func logJSON() -> JSONValue {
-        .object([("ops", .array(log.enumerated().map { n, op in
-            guard case let .object(members) = op.json else { return op.json }
-            return .object([("seq", .num(n + 1))] + members)
-        }))])
+        .object([("ops", .array(log.enumerated().map { n, op in Self.logEntry(seq: n + 1, op) }))])
+    }
+
+    /// One entry of GET …/log: the op that replays it, with its `seq` first.
+    static func logEntry(seq: Int, _ op: Op) -> JSONValue {
+        guard case let .object(members) = op.json else { return op.json }
+        return .object([("seq", .num(seq))] + members)
     }
 }

@@ -12,8 +12,10 @@ public final class Session: @unchecked Sendable {
     public let sim: Simulation
     let limits: Limits
     let lock = SpinningLock()
-    /// Signalled whenever an event is appended (SSE subscribers wait on it).
-    let events = NSCondition()
+    /// Guards the log and the result ring against SSE readers, and `subscribers`.
+    let events = NSLock()
+    /// Event streams waiting for the next operation (each woken once, then dropped).
+    private var subscribers: [HTTPWaker] = []
     /// Every operation applied, as the JSON that would replay it.
     private(set) var log = OpLog()
     /// Results of the newest `eventHistory` operations, encoded for SSE only
@@ -79,7 +81,7 @@ public final class Session: @unchecked Sendable {
         events.lock()
         log.append(op)
         keep(result)
-        events.broadcast()
+        if !subscribers.isEmpty { wakeSubscribers() }
         events.unlock()
     }
 
@@ -92,7 +94,7 @@ public final class Session: @unchecked Sendable {
         events.lock()
         log.append(contentsOf: ops)
         for result in newResults { keep(result) }
-        events.broadcast()
+        if !subscribers.isEmpty { wakeSubscribers() }
         events.unlock()
     }
 
@@ -107,16 +109,16 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Encoded events (`{"seq", "op", "result"}`) from index `from` (older
-    /// ones than the kept history are skipped), waiting up to `timeout`
-    /// seconds for one. Returns nil when the session is closed.
-    func waitEvents(from: Int, timeout: Double) -> (next: Int, payloads: [[UInt8]])? {
+    /// ones than the kept history are skipped), at most `max` of them, without
+    /// waiting: when there are none, `waker` is armed and woken by the next
+    /// recorded operation or by ``close()``. Nil when the session is closed.
+    func takeEvents(from: Int, max: Int, waker: HTTPWaker) -> (next: Int, payloads: [[UInt8]])? {
         events.lock()
-        if eventCount <= from && !closed {
-            _ = events.wait(until: Date(timeIntervalSinceNow: timeout))
-        }
         if closed { events.unlock(); return nil }
-        let start = max(from, resultsBase)
-        let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 % Self.eventHistory]) } : []
+        let start = Swift.max(from, resultsBase)
+        let end = eventCount - start <= max ? eventCount : start + max
+        let picked = start < end ? (start..<end).map { ($0, log[$0], results[$0 % Self.eventHistory]) } : []
+        if picked.isEmpty { subscribers.append(waker) }
         events.unlock()
         let payloads = picked.map { (n, op, result) in
             var out = JSONBuffer(capacity: 256)
@@ -132,11 +134,22 @@ public final class Session: @unchecked Sendable {
         return (start + picked.count, payloads)
     }
 
-    /// Stops SSE subscribers.
+    /// Disarms `waker` (its stream ended).
+    func unsubscribe(_ waker: HTTPWaker) {
+        events.withLock { subscribers.removeAll { $0 === waker } }
+    }
+
+    /// Wakes every armed subscriber (with `events` held).
+    private func wakeSubscribers() {
+        for waker in subscribers { waker.wake() }
+        subscribers.removeAll(keepingCapacity: true)
+    }
+
+    /// Ends the event streams: subscribers wake and find the session closed.
     func close() {
         events.lock()
         closed = true
-        events.broadcast()
+        wakeSubscribers()
         events.unlock()
     }
 
