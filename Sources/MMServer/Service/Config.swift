@@ -14,6 +14,15 @@ public struct Limits: Sendable, Equatable {
     public var maxSessionOps = 2_000_000
     /// Idle sessions are deleted after this many seconds.
     public var sessionIdleSeconds: Double = 3600
+    /// Page-table entries one session may hold (0: no limit; about 430
+    /// bytes of server memory each, measured with fork copies).
+    public var maxSessionPages = 1_000_000
+    /// VMAs of one session's live processes (0: no limit).
+    public var maxSessionVMAs = 262_144
+    /// Live anon_vmas of one session (0: no limit).
+    public var maxSessionAnonVMAs = 262_144
+    /// Page-table entries of every session together (0: no limit).
+    public var maxTotalPages = 4_000_000
     /// Live sessions created from one client address (0: no limit); more get 429.
     public var maxSessionsPerClient = 1_000
     /// Sessions one client address may create per minute, all at once after
@@ -64,7 +73,8 @@ public struct ServerConfig: Sendable, Equatable {
                        "read_timeout_seconds", "idle_timeout_seconds", "max_connections", "event_loops",
                        "access_log", "admin_token", "node_id", "body_timeout_seconds", "send_timeout_seconds",
                        "max_connections_per_client", "requests_per_second_per_client", "request_burst_per_client",
-                       "max_sessions_per_client", "session_creates_per_minute_per_client"]
+                       "max_sessions_per_client", "session_creates_per_minute_per_client", "max_session_pages",
+                       "max_session_vmas", "max_session_anon_vmas", "max_total_pages"]
 
     /// Sets one key from its text form.
     mutating func set(_ key: String, _ text: String) throws(Invalid) {
@@ -104,6 +114,10 @@ public struct ServerConfig: Sendable, Equatable {
         case "requests_per_second_per_client": requestsPerSecondPerClient = try dbl()
         case "request_burst_per_client": requestBurstPerClient = try int()
         case "max_sessions_per_client": limits.maxSessionsPerClient = try int()
+        case "max_session_pages": limits.maxSessionPages = try int()
+        case "max_session_vmas": limits.maxSessionVMAs = try int()
+        case "max_session_anon_vmas": limits.maxSessionAnonVMAs = try int()
+        case "max_total_pages": limits.maxTotalPages = try int()
         case "session_creates_per_minute_per_client": limits.sessionCreatesPerMinutePerClient = try int()
         case "event_loops": eventLoops = try int()
         case "access_log":

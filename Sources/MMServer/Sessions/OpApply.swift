@@ -105,8 +105,11 @@ extension Session {
     /// recording it: the caller records it (`record`) if this returns.
     /// Errors change nothing.
     func perform(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
+        try budget.admit(op, sim)
         sim.tracer.enabled = !summary
-        return try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
+        let result = try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
+        if case .replay = op { budget.remeasure(sim) }  // not bounded beforehand: counted after
+        return result
     }
 
     /// The process `pid`, or 404 (caller holds the lock).

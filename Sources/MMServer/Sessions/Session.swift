@@ -35,11 +35,14 @@ public final class Session: @unchecked Sendable {
     var lastUsed: Double
     /// The client address that created it (`max_sessions_per_client`).
     let owner: String
+    /// Its memory budget (changed under `lock`).
+    var budget: SessionBudget
 
     init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double,
-         owner: String = "-") {
+         owner: String = "-", global: GlobalBudget = GlobalBudget(maxPages: 0)) {
         self.id = id
         self.owner = owner
+        self.budget = SessionBudget(limits: limits, global: global)
         self.name = name
         self.limits = limits
         self.sim = Simulation(model: model, options: options)
@@ -145,8 +148,10 @@ public final class Session: @unchecked Sendable {
         subscribers.removeAll(keepingCapacity: true)
     }
 
-    /// Ends the event streams: subscribers wake and find the session closed.
+    /// Ends the event streams: subscribers wake and find the session closed;
+    /// its pages leave the server's total.
     func close() {
+        lock.withLock { budget.release() }
         events.lock()
         closed = true
         wakeSubscribers()

@@ -14,6 +14,8 @@ public final class SessionStore: @unchecked Sendable {
     let limits: Limits
     let defaultKernel: KernelModel
     let ids: SessionIDs
+    /// Pages of every session together (`max_total_pages`).
+    let global: GlobalBudget
 
     /// `random` is where session ids come from (the kernel's getrandom(2)
     /// unless a test injects another); `nodeID` prefixes them.
@@ -21,6 +23,7 @@ public final class SessionStore: @unchecked Sendable {
         self.limits = limits
         self.defaultKernel = defaultKernel
         self.ids = SessionIDs(random: random, nodeID: nodeID)
+        self.global = GlobalBudget(maxPages: limits.maxTotalPages)
         let perMinute = limits.sessionCreatesPerMinutePerClient
         creations = perMinute > 0 ? HTTPRateLimiter(perSecond: Double(perMinute) / 60, burst: perMinute) : nil
     }
@@ -40,7 +43,7 @@ public final class SessionStore: @unchecked Sendable {
                            + "from \(client) (session_creates_per_minute_per_client)", retryAfter: max(1, Int(wait.rounded(.up))))
         }
         let s = Session(id: try ids.next(), name: name, model: kernel ?? defaultKernel, options: options,
-                        limits: limits, now: Self.now(), owner: client)
+                        limits: limits, now: Self.now(), owner: client, global: global)
         lock.lock()
         defer { lock.unlock() }
         guard sessions.count < limits.maxSessions else {
