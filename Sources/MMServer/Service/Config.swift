@@ -14,6 +14,10 @@ public struct Limits: Sendable, Equatable {
     public var maxSessionOps = 2_000_000
     /// Idle sessions are deleted after this many seconds.
     public var sessionIdleSeconds: Double = 3600
+    /// Where session journals live (empty: sessions are not persisted).
+    public var dataDir = "data"
+    /// When journal writes are synced to disk.
+    public var durability = Durability.everysec
     /// Page-table entries one session may hold (0: no limit; about 430
     /// bytes of server memory each, measured with fork copies).
     public var maxSessionPages = 1_000_000
@@ -74,7 +78,7 @@ public struct ServerConfig: Sendable, Equatable {
                        "access_log", "admin_token", "node_id", "body_timeout_seconds", "send_timeout_seconds",
                        "max_connections_per_client", "requests_per_second_per_client", "request_burst_per_client",
                        "max_sessions_per_client", "session_creates_per_minute_per_client", "max_session_pages",
-                       "max_session_vmas", "max_session_anon_vmas", "max_total_pages"]
+                       "max_session_vmas", "max_session_anon_vmas", "max_total_pages", "data_dir", "durability"]
 
     /// Sets one key from its text form.
     mutating func set(_ key: String, _ text: String) throws(Invalid) {
@@ -118,6 +122,12 @@ public struct ServerConfig: Sendable, Equatable {
         case "max_session_vmas": limits.maxSessionVMAs = try int()
         case "max_session_anon_vmas": limits.maxSessionAnonVMAs = try int()
         case "max_total_pages": limits.maxTotalPages = try int()
+        case "data_dir": limits.dataDir = text
+        case "durability":
+            guard let d = Durability(rawValue: text) else {
+                throw Invalid(description: "durability must be one of always, everysec, no; got '\(text)'")
+            }
+            limits.durability = d
         case "session_creates_per_minute_per_client": limits.sessionCreatesPerMinutePerClient = try int()
         case "event_loops": eventLoops = try int()
         case "access_log":

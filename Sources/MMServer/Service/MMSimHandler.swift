@@ -48,7 +48,16 @@ public enum MMSimService {
         let server = HTTPServer(configuration: HTTPServerConfiguration(host: config.host, port: config.port, limits: limits,
                                                                             eventLoops: config.eventLoops),
                                 handler: app, accessLog: accessLog)
+        let restored = app.store.restore()
+        if restored > 0 { app.store.report("restored \(restored) session(s) from \(config.limits.dataDir)") }
         try server.start()
+        if config.limits.durability == .everysec && !config.limits.dataDir.isEmpty {
+            let syncer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mmsim.journal-sync"))
+            syncer.schedule(deadline: .now() + 1, repeating: 1)
+            syncer.setEventHandler { [app] in app.store.syncJournals() }
+            syncer.resume()
+            app.retain(syncer)
+        }
         let reaper = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mmsim.reaper"))
         let every = max(1.0, min(60.0, config.limits.sessionIdleSeconds / 4))
         reaper.schedule(deadline: .now() + every, repeating: every)

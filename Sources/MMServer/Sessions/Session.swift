@@ -37,16 +37,18 @@ public final class Session: @unchecked Sendable {
     let owner: String
     /// Its memory budget (changed under `lock`).
     var budget: SessionBudget
+    /// Where its accepted operations are persisted (nil: not persisted).
+    var journal: SessionJournal?
 
     init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double,
-         owner: String = "-", global: GlobalBudget = GlobalBudget(maxPages: 0)) {
+         owner: String = "-", global: GlobalBudget = GlobalBudget(maxPages: 0), createdAt: String? = nil) {
         self.id = id
         self.owner = owner
         self.budget = SessionBudget(limits: limits, global: global)
         self.name = name
         self.limits = limits
         self.sim = Simulation(model: model, options: options)
-        self.createdAt = Self.utcTimestamp()
+        self.createdAt = createdAt ?? Self.utcTimestamp()
         self.lastUsed = now
     }
 
@@ -81,6 +83,7 @@ public final class Session: @unchecked Sendable {
     /// Called with the session lock held; `log` and `results` change under
     /// `events` too, so SSE subscribers (which hold only `events`) never race.
     func record(op: Op, result: OpResult) {
+        journal?.append([op.json])
         events.lock()
         log.append(op)
         keep(result)
@@ -94,6 +97,7 @@ public final class Session: @unchecked Sendable {
     func record(ops: [Op], results newResults: [OpResult]) {
         precondition(ops.count == newResults.count, "one result per operation")
         if ops.isEmpty { return }
+        journal?.append(ops.map(\.json))
         events.lock()
         log.append(contentsOf: ops)
         for result in newResults { keep(result) }
@@ -146,6 +150,15 @@ public final class Session: @unchecked Sendable {
     private func wakeSubscribers() {
         for waker in subscribers { waker.wake() }
         subscribers.removeAll(keepingCapacity: true)
+    }
+
+    /// Deletes its journal (the session was deleted or expired).
+    func forget() {
+        let j = lock.withLock { () -> SessionJournal? in
+            defer { journal = nil }
+            return journal
+        }
+        j?.remove()
     }
 
     /// Ends the event streams: subscribers wake and find the session closed;

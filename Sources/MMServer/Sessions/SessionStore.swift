@@ -17,9 +17,14 @@ public final class SessionStore: @unchecked Sendable {
     /// Pages of every session together (`max_total_pages`).
     let global: GlobalBudget
 
+    /// Where journal problems are reported (the server's log).
+    let report: @Sendable (String) -> Void
+
     /// `random` is where session ids come from (the kernel's getrandom(2)
     /// unless a test injects another); `nodeID` prefixes them.
-    public init(limits: Limits, defaultKernel: KernelModel, random: any RandomSource = KernelRandom(), nodeID: String = "") {
+    public init(limits: Limits, defaultKernel: KernelModel, random: any RandomSource = KernelRandom(), nodeID: String = "",
+                report: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.report = report
         self.limits = limits
         self.defaultKernel = defaultKernel
         self.ids = SessionIDs(random: random, nodeID: nodeID)
@@ -61,7 +66,24 @@ public final class SessionStore: @unchecked Sendable {
         guard sessions[s.id] == nil else { throw APIError(.unavailable, "session id collision; try again") }
         sessions[s.id] = s
         perClient[client] = owned + 1
+        lock.unlock()
+        persist(s)
+        lock.lock()
         return s
+    }
+
+    /// Adds a restored session.
+    func adopt(_ s: Session) {
+        lock.withLock {
+            sessions[s.id] = s
+            perClient[s.owner, default: 0] += 1
+        }
+    }
+
+    /// fdatasync(2)s the journals written since the last call (durability `everysec`).
+    public func syncJournals() {
+        let all = lock.withLock { Array(sessions.values) }
+        for s in all { s.lock.withLock { s.journal }?.syncIfDirty() }
     }
 
     /// The session with this id, or 404.
@@ -83,6 +105,7 @@ public final class SessionStore: @unchecked Sendable {
         lock.unlock()
         guard let s else { throw .notFound("no session '\(id)'") }
         s.close()
+        s.forget()
     }
 
     /// The sessions of `ids` that exist, oldest first (the listing of a
@@ -123,7 +146,10 @@ public final class SessionStore: @unchecked Sendable {
             disown(s)
         }
         lock.unlock()
-        for s in stale { s.close() }
+        for s in stale {
+            s.close()
+            s.forget()
+        }
         return stale.count
     }
 }
