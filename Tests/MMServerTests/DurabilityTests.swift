@@ -129,6 +129,20 @@ final class DurabilityTests: XCTestCase {
         XCTAssertEqual(journals(), [], "the expired session's journal is gone")
     }
 
+    func testFailedOpsOfABatchAreNotReplayed() throws {
+        let s = try start()
+        let sid = try XCTUnwrap(s.post("/v1/sessions", "{}").json["id"].string)
+        XCTAssertEqual(s.post("/v1/sessions/\(sid)/processes", "{}").status, 201)
+        let r = s.post("/v1/sessions/\(sid)/ops", #"{"ops":[{"op":"munmap","pid":9,"addr":0,"length":4096},{"op":"mmap","pid":1,"addr":268435456,"length":8192,"prot":"PROT_READ","flags":"MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED"},{"op":"fork","pid":7}]}"#)
+        XCTAssertEqual(r.json["results"][0]["error"]["code"].string, "not_found")
+        let log = s.get("/v1/sessions/\(sid)/log").text, before = state(s, sid)
+        kill9(s)
+        let again = try start()
+        XCTAssertEqual(again.get("/v1/sessions/\(sid)/log").text, log)
+        XCTAssertEqual(state(again, sid), before)
+        XCTAssertFalse(again.stderrText.contains("skipped"), again.stderrText)
+    }
+
     func testEmptyDataDirPersistsNothing() throws {
         let s = try start(["--data_dir", ""])
         XCTAssertEqual(s.post("/v1/sessions", "{}").status, 201)

@@ -70,6 +70,35 @@ final class SessionJournal: @unchecked Sendable {
     func append(_ values: [JSONValue]) {
         var out: [UInt8] = []
         for v in values { Self.frame(JSONWriter.encode(v), into: &out) }
+        writeRecords(out)
+    }
+
+    /// Appends one record whose payload is `payload` as it is (a batch record).
+    func append(raw payload: [UInt8]) {
+        var out: [UInt8] = []
+        out.reserveCapacity(payload.count + 8)
+        Self.frame(payload, into: &out)
+        writeRecords(out)
+    }
+
+    /// `{"failed": [indices], "batch": <the request body>}`: a batch as it
+    /// was sent, and which of its ops failed (they changed nothing and are
+    /// not replayed). Built without re-encoding the body.
+    static func batchRecord(_ body: [UInt8], failed: [Int]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + 32)
+        out.append(contentsOf: #"{"failed":["#.utf8)
+        for (k, n) in failed.enumerated() {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: String(n).utf8)
+        }
+        out.append(contentsOf: #"],"batch":"#.utf8)
+        out.append(contentsOf: body)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    private func writeRecords(_ out: [UInt8]) {
         lock.lock()
         defer { lock.unlock() }
         guard !failed else { return }
@@ -102,7 +131,7 @@ final class SessionJournal: @unchecked Sendable {
     func remove() { unlink(path) }
 
     static func frame(_ payload: [UInt8], into out: inout [UInt8]) {
-        let n = UInt32(payload.count), crc = CRC32.checksum(payload)
+        let n = UInt32(payload.count), crc = Checksum.of(payload)
         for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: n >> (8 * k))) }
         for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: crc >> (8 * k))) }
         out.append(contentsOf: payload)
@@ -121,27 +150,39 @@ final class SessionJournal: @unchecked Sendable {
             for k in 0..<4 { crc |= UInt32(bytes[off + 4 + k]) << (8 * k) }
             guard off + 8 + n <= bytes.count else { break }
             let payload = Array(bytes[(off + 8)..<(off + 8 + n)])
-            guard CRC32.checksum(payload) == crc, let value = try? JSONParser.parse(payload) else { break }
-            records.append(value)
+            guard Checksum.of(payload) == crc else { break }
+            // A record that is whole but does not parse is skipped, not cut at.
+            if let value = try? JSONParser.parse(payload) { records.append(value) } else { records.append(.null) }
             off += 8 + n
         }
         return (records, off, bytes.count)
     }
 }
 
-/// CRC-32 (IEEE 802.3, the zlib polynomial), table-driven.
-enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        table.withUnsafeBufferPointer { t in
-            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+/// The records' checksum: a 64-bit multiply-xorshift hash over 8-byte
+/// words (about ten times faster than a table CRC-32 on a batch body),
+/// folded to 32 bits. It detects torn and corrupted records; it is not a
+/// defence against deliberate tampering.
+enum Checksum {
+    static func of(_ bytes: [UInt8]) -> UInt32 {
+        var h: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(bytes.count)
+        bytes.withUnsafeBytes { raw in
+            var i = 0
+            while i + 8 <= raw.count {
+                h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+                h ^= h >> 29
+                i += 8
+            }
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < raw.count {
+                tail |= UInt64(raw[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = (h ^ tail) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
         }
-        return c ^ 0xFFFF_FFFF
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
     }
 }

@@ -94,10 +94,14 @@ public final class Session: @unchecked Sendable {
     /// Records applied operations in order (`results` parallel to `ops`),
     /// taking `events` once for all of them; the same log and history as
     /// recording them one by one.
-    func record(ops: [Op], results newResults: [OpResult]) {
+    /// `batch` is the journal record of the request they came from (its body
+    /// as sent, SessionJournal.batchRecord), cheaper than each op's JSON.
+    func record(ops: [Op], results newResults: [OpResult], batch: [UInt8]? = nil) {
         precondition(ops.count == newResults.count, "one result per operation")
         if ops.isEmpty { return }
-        journal?.append(ops.map(\.json))
+        if let journal {
+            if let batch { journal.append(raw: batch) } else { journal.append(ops.map(\.json)) }
+        }
         events.lock()
         log.append(contentsOf: ops)
         for result in newResults { keep(result) }

@@ -41,6 +41,20 @@ extension SessionStore {
         return restored
     }
 
+    /// The operations of one journal record: a single op, or a batch record
+    /// without its failed ops (nil: an op that does not decode).
+    static func ops(of record: JSONValue) -> [Op?] {
+        guard let batch = record["batch"] else { return [try? Op.decode(record, opIndex: 0)] }
+        var failed = Set<Int>()
+        if case let .array(items)? = record["failed"] {
+            for case let .int(n) in items { failed.insert(Int(n)) }
+        }
+        guard case let .array(items)? = batch["ops"] else { return [nil] }
+        return items.enumerated().compactMap { n, item in
+            failed.contains(n) ? nil : .some(try? Op.decode(item, opIndex: n))
+        }
+    }
+
     private func restoreOne(_ path: String) -> Bool {
         guard let (records, good, length) = SessionJournal.read(path: path), let header = records.first,
               case let .string(id)? = header["id"], case let .string(kernelID)? = header["kernel"],
@@ -61,13 +75,15 @@ extension SessionStore {
         var ops: [Op] = [], results: [OpResult] = []
         var skipped = 0
         s.lock.withLock {
-            for (n, value) in records.dropFirst().enumerated() {
-                do throws(APIError) {
-                    let op = try Op.decode(value, opIndex: n)
-                    results.append(try s.perform(op, summary: true))
-                    ops.append(op)
-                } catch {
-                    skipped += 1
+            for value in records.dropFirst() {
+                for op in Self.ops(of: value) {
+                    guard let op else { skipped += 1; continue }
+                    do throws(APIError) {
+                        results.append(try s.perform(op, summary: true))
+                        ops.append(op)
+                    } catch {
+                        skipped += 1
+                    }
                 }
             }
             s.record(ops: ops, results: results)
