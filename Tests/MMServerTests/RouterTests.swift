@@ -26,6 +26,7 @@ final class RouterTests: XCTestCase {
     override func setUp() {
         var config = ServerConfig()
         config.publicDir = "/nonexistent"
+        config.limits.dataDir = ""  // in-process: nothing persisted in the checkout
         app = MMSimApp(config: config)
         let (r, _) = app.respond(HTTPRequest(method: .post, path: "/v1/sessions", body: Array(#"{"kernel":"6.18"}"#.utf8)))
         guard case let .bytes(b) = r.body, case let .string(id)? = try? JSONParser.parse(b)["id"] else { return XCTFail("no session") }

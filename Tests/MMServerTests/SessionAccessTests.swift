@@ -27,6 +27,7 @@ final class SessionAccessTests: APITestCase {
         let random = FlakyRandom()
         var config = ServerConfig()
         config.publicDir = "/nonexistent"
+        config.limits.dataDir = ""
         let app = MMSimApp(config: config, random: random)
         let create = HTTPRequest(method: .post, target: "/v1/sessions")
         for _ in 0..<3 {
