@@ -29,7 +29,7 @@ let package = Package(
         // Knows nothing of mmsim.
         .target(name: "MMHTTP", dependencies: ["CLinuxShims"]),
         // The service: routes (one table), wire (decode once, encode once), sessions, config, metrics, OpenAPI.
-        .target(name: "MMServer", dependencies: ["MMCore", "MMTrace", "MMHTTP"]),
+        .target(name: "MMServer", dependencies: ["MMCore", "MMTrace", "MMHTTP", "CLinuxShims"]),
         .executableTarget(name: "mmsim", dependencies: ["MMServer", "MMTrace", "MMHTTP", "MMCore",
                                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "mmsim-bench", dependencies: ["MMCore", "MMTrace", "MMHTTP", "MMServer"],

@@ -3,7 +3,8 @@
 #
 #   scripts/bench_http.sh            build release (.build-release, not in git), run, update docs/BENCHMARKS.md
 #   BIN=path/to/mmsim scripts/bench_http.sh   benchmark an existing binary (no build)
-#   RUNS=3 DURATION=10 THREADS=2 CONNECTIONS=16 BATCH_OPS=10000 WRITE_DOC=0 STRICT=1 …
+#   RUNS=3 DURATION=10 THREADS=2 CONNECTIONS=16 BATCH_OPS=10000 WRITE_DOC=0 STRICT=1 JOURNAL=1 …
+#   (JOURNAL=1: sessions journaled to a scratch data_dir at the default durability; default off)
 #
 # Measures, each on a fresh server (loopback, access log off):
 #   1. POST …/faults, keep-alive, to a page that is already present ("fault": false)   target ≥ 40,000 req/s, p99 < 5 ms
@@ -56,9 +57,16 @@ trap 'stop_server; rm -rf "$WORK"' EXIT
 start_server() {
   mkdir -p "$WORK/public"
   echo '<!doctype html><title>bench</title>' >"$WORK/public/index.html"
+  # A binary with per-client limits and journals: one client creates every
+  # session here, and JOURNAL=1 journals into a scratch folder (default: off).
+  local extra=()
+  if "$BIN" serve --help 2>/dev/null | grep -q -- '--data-dir'; then
+    extra=(--max_sessions_per_client 0 --session_creates_per_minute_per_client 0 --max_total_pages 0)
+    if [ "${JOURNAL:-0}" = 1 ]; then extra+=(--data_dir "$WORK/data"); else extra+=(--data_dir ""); fi
+  fi
   "$BIN" --port 0 --host 127.0.0.1 --access_log false --public "$WORK/public" \
     --max_sessions $((IDLE_SESSIONS + 100)) --max_batch_ops $((BATCH_OPS * 2)) --max_session_ops 0 \
-    --max_body_bytes $((64 * 1024 * 1024)) >"$WORK/server.out" 2>"$WORK/server.err" &
+    --max_body_bytes $((64 * 1024 * 1024)) "${extra[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
   URL=
   for _ in $(seq 200); do

@@ -5,7 +5,7 @@
 set -euo pipefail
 BIN=${1:-${MMSIM_BIN:-.build/debug/mmsim}}
 OUT=$(mktemp)
-"$BIN" --port 0 --access_log false >"$OUT" 2>&1 &
+"$BIN" --port 0 --access_log false --data_dir "" >"$OUT" 2>&1 &  # nothing persisted in the checkout
 PID=$!
 trap 'kill $PID 2>/dev/null || true; rm -f "$OUT"' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$OUT" && break; sleep 0.05; done

@@ -170,7 +170,7 @@ def scenarios():
 
 class Server:
     def __init__(self, binary):
-        self.proc = subprocess.Popen([binary, "--port", "0", "--access_log", "false"], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([binary, "--port", "0", "--access_log", "false", "--data_dir", ""], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         deadline = time.time() + 60
         self.url = None

@@ -16,6 +16,8 @@ README shows how to stop it); if it is not, it is stopped here and that
 counts as a failure. Prints one line per block and `readme: N passed, N failed`.
 """
 import os
+import shutil
+import tempfile
 import re
 import signal
 import subprocess
@@ -60,11 +62,14 @@ def main():
     script = ["set -e -o pipefail"]
     for n, (_, code) in enumerate(blocks):
         script += ["echo '%s %d start'" % (MARK, n), code, "echo '%s %d ok'" % (MARK, n)]
-    env = dict(os.environ, MMSIM_PORT="0", PATH="/opt/swift/usr/bin:" + os.environ.get("PATH", ""))
+    # Journals go to a scratch folder, not the checkout's ./data.
+    data_dir = tempfile.mkdtemp(prefix="mmsim-readme-data-")
+    env = dict(os.environ, MMSIM_PORT="0", MMSIM_DATA_DIR=data_dir, PATH="/opt/swift/usr/bin:" + os.environ.get("PATH", ""))
     started = time.monotonic()
     run = subprocess.run(["bash", "-c", "\n".join(script)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     out = run.stdout
+    shutil.rmtree(data_dir, ignore_errors=True)
     print(out, end="" if out.endswith("\n") else "\n")
     passed = failed = 0
     for n, (line, _) in enumerate(blocks):

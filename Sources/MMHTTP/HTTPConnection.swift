@@ -14,6 +14,8 @@ import Glibc
 /// it until it hands it back with ``HTTPEventLoop/resume(_:with:keepAlive:)``.
 final class HTTPConnection: @unchecked Sendable {
     let fd: Int32
+    /// The client's address (numeric), for per-client limits and `HTTPRequest.clientAddress`.
+    let peer: String
     unowned(unsafe) let loop: HTTPEventLoop
     private var parser: HTTPParser
     /// Bytes to send, from `outOffset` on.
@@ -21,8 +23,13 @@ final class HTTPConnection: @unchecked Sendable {
     private var outOffset = 0
     /// Monotonic seconds of the last byte read or written.
     private(set) var lastActivity: Double
-    /// When the first byte of the request still being received arrived.
+    /// When the first byte of the request still being received arrived
+    /// (an empty line before its request line included).
     private var requestStarted: Double?
+    /// When the head of the request still being received was complete (its body is being read).
+    private var bodyStarted: Double?
+    /// Monotonic seconds of the last byte sent (or when output became pending).
+    private var lastSend: Double
     /// A request is being answered off the loop; the connection is not in epoll.
     private(set) var isBusy = false
     /// Close once `out` is sent (no more requests are read).
@@ -36,25 +43,57 @@ final class HTTPConnection: @unchecked Sendable {
     var interest: UInt32?
     /// Set by ``kill()``: close as soon as the loop owns the connection again.
     private(set) var isKilled = false
+    /// The pulled body being sent (``HTTPResponse/Body/pull(_:)``); no further
+    /// request is read until it ends.
+    private var source: (any HTTPBodySource)?
+    /// The source answered `.wait` and has not been woken since.
+    private var sourceWaiting = false
+    /// When the source was last asked (it is asked again about once a second).
+    private var sourcePolled = 0.0
+    private var sourceChunked = true
+    private var sourceKeepAlive = true
+    private var waker: HTTPWaker?
+
+    /// Pull the source while fewer than this many bytes wait to be sent.
+    static let pullLowWater = 64 * 1024
+    /// The size of piece asked of a source.
+    static let pullPiece = 64 * 1024
 
     /// Stop reading requests while this many response bytes wait to be sent.
     private static let outputHighWater = 1 << 20
 
-    init(fd: Int32, loop: HTTPEventLoop, now: Double) {
+    init(fd: Int32, peer: String, loop: HTTPEventLoop, now: Double) {
         self.fd = fd
+        self.peer = peer
         self.loop = loop
         self.parser = HTTPParser(limits: loop.server.configuration.limits.parserLimits)
         self.lastActivity = now
+        self.lastSend = now
     }
 
-    /// Nothing received, nothing being answered, nothing to send: closable at shutdown.
-    var isIdle: Bool { !isBusy && !parser.hasPartialRequest && outOffset == out.count && lingerDeadline == nil }
+    /// Nothing received, nothing being answered, nothing to send: closable at
+    /// shutdown and when the server needs room.
+    var isIdle: Bool {
+        !isBusy && source == nil && !parser.isReceivingRequest && outOffset == out.count && lingerDeadline == nil
+    }
+
+    /// Sending a pulled body (an event stream, say).
+    var isPulling: Bool { source != nil }
 
     /// The epoll events this connection wants now.
     var wantedEvents: UInt32 {
         let pending = outOffset < out.count
         if lingerDeadline != nil { return EPOLLIN.rawValue }
         var events: UInt32 = pending ? EPOLLOUT.rawValue : 0
+        // While a body is pulled, requests are not read (answers go in
+        // order), but the peer closing is watched for; a source with more to
+        // give asks for EPOLLOUT, so it is pulled again next round (one
+        // piece per round: a fast reader of a long body does not starve the
+        // loop's other connections).
+        if source != nil {
+            if !sourceWaiting { events |= EPOLLOUT.rawValue }
+            return events | EPOLLRDHUP.rawValue
+        }
         if !closeAfterFlush && !peerClosed && out.count - outOffset < Self.outputHighWater { events |= EPOLLIN.rawValue }
         return events
     }
@@ -65,6 +104,10 @@ final class HTTPConnection: @unchecked Sendable {
     func handle(events: UInt32, buffer: UnsafeMutableRawBufferPointer, now: Double) {
         if lingerDeadline != nil {
             drainLinger()
+            return
+        }
+        if source != nil && events & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            loop.close(self)  // the subscriber went away
             return
         }
         if events & EPOLLOUT.rawValue != 0 {
@@ -98,35 +141,55 @@ final class HTTPConnection: @unchecked Sendable {
             loop.close(self)
             return
         }
-        let server = loop.server
-        while !isBusy && !closeAfterFlush && out.count - outOffset < Self.outputHighWater {
-            let request: HTTPRequest?
-            do {
-                request = try parser.nextRequest()
-            } catch {
-                fail(error.status, code: error.code, message: error.message)
-                break
-            }
-            guard let request else { break }
-            requestStarted = nil
-            if server.handler.answersSlowly(request) {
-                handOff { [self] in answer(request, started: monotonicMicros()) }
-                return
-            }
-            if !answer(request, started: monotonicMicros()) { return }
-        }
-        if !isBusy && !closeAfterFlush {
+        // Answer what is buffered; a pulled body that ends lets the next requests through.
+        repeat {
+            guard answerBuffered() else { return }
+        } while source != nil && !isBusy && pump(now: now)
+        if !isBusy && !closeAfterFlush && source == nil {
             if parser.takeContinueRequest() { out.append(contentsOf: HTTPResponseEncoder.continueResponse) }
             if peerClosed {
                 do { try parser.finish() } catch { fail(error.status, code: error.code, message: error.message) }
                 closeAfterFlush = true
-            } else if parser.hasPartialRequest {
+            } else if parser.isReceivingRequest {
                 if requestStarted == nil { requestStarted = now }
+                if parser.isReceivingBody && bodyStarted == nil { bodyStarted = now }
             } else {
                 requestStarted = nil
+                bodyStarted = nil
             }
         }
         loop.scheduleFlush(self)
+    }
+
+    /// Answers complete buffered requests in order until one goes to a
+    /// worker, a pulled body begins, or much output waits. Returns `false` if
+    /// the connection was handed to another thread.
+    private func answerBuffered() -> Bool {
+        let server = loop.server
+        while !isBusy && source == nil && !closeAfterFlush && out.count - outOffset < Self.outputHighWater {
+            let next: HTTPRequest?
+            do {
+                next = try parser.nextRequest()
+            } catch {
+                fail(error.status, code: error.code, message: error.message)
+                break
+            }
+            guard var parsed = next else { break }
+            requestStarted = nil
+            bodyStarted = nil
+            parsed.clientAddress = peer
+            let request = parsed
+            if let limiter = server.requestLimiter, let wait = limiter.take(peer) {
+                refuse(request, retryAfter: wait)
+                continue
+            }
+            if server.handler.answersSlowly(request) {
+                handOff { [self] in answer(request, started: monotonicMicros()) }
+                return false
+            }
+            if !answer(request, started: monotonicMicros()) { return false }
+        }
+        return true
     }
 
     /// Set while the connection is in its loop's flush queue.
@@ -155,6 +218,23 @@ final class HTTPConnection: @unchecked Sendable {
             server.accessLog?(request.method.rawValue, request.path, response.status.code,
                               Int(monotonicMicros() &- started), response.label)
             return true
+        case .pull(let body):
+            let chunked = request.version != .http1_0
+            let kept = keepAlive && chunked
+            HTTPResponseEncoder.appendHead(response, version: request.version, keepAlive: kept,
+                                           framing: chunked ? .chunked : .closeDelimited, to: &out)
+            if request.method == .head || response.status.forbidsBody {
+                body.cancel()
+                if !kept { closeAfterFlush = true }
+            } else {
+                source = body
+                sourceChunked = chunked
+                sourceKeepAlive = kept
+                sourceWaiting = false
+            }
+            server.accessLog?(request.method.rawValue, request.path, response.status.code,
+                              Int(monotonicMicros() &- started), response.label)
+            return true
         case .stream(let produce):
             if !isBusy { handOff(nil) }
             Thread.detachNewThread { [self] in
@@ -175,6 +255,58 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
+    // MARK: - Pulled bodies (on the loop)
+
+    /// Asks the source for pieces while little is waiting to be sent. Returns
+    /// `true` when the body ended (buffered requests may be served next).
+    private func pump(now: Double) -> Bool {
+        guard let source, !sourceWaiting else { return false }
+        let waker = self.waker ?? HTTPWaker { [self, loop] in loop.post(.wake(self)) }
+        self.waker = waker
+        while out.count - outOffset < Self.pullLowWater {
+            waker.consumed()
+            switch source.next(budget: Self.pullPiece, waker: waker) {
+            case .data(let bytes):
+                guard !bytes.isEmpty else { continue }
+                if sourceChunked {
+                    appendUTF8(String(bytes.count, radix: 16), to: &out)
+                    out.append(contentsOf: [13, 10])
+                    out.append(contentsOf: bytes)
+                    out.append(contentsOf: [13, 10])
+                } else {
+                    out.append(contentsOf: bytes)
+                }
+            case .wait:
+                sourceWaiting = true
+                sourcePolled = now
+                return false
+            case .end:
+                if sourceChunked { out.append(contentsOf: [48, 13, 10, 13, 10]) }  // "0\r\n\r\n"
+                self.source = nil
+                self.waker = nil
+                if !sourceKeepAlive { closeAfterFlush = true }
+                loop.updateInterest(self)
+                return true
+            }
+        }
+        return false
+    }
+
+    /// The source has more (``HTTPWaker/wake()``), or it is time to ask again.
+    func sourceWoken(now: Double) {
+        guard source != nil, !isBusy else { return }
+        sourceWaiting = false
+        serve(now: now)
+    }
+
+    /// The connection is closing: the source lets go of what it holds.
+    func cancelSource() {
+        guard let source else { return }
+        self.source = nil
+        waker = nil
+        source.cancel()
+    }
+
     /// Back on the loop after a hand-off: re-register and continue with buffered requests.
     func resumed(now: Double) {
         isBusy = false
@@ -185,6 +317,21 @@ final class HTTPConnection: @unchecked Sendable {
         }
         loop.updateInterest(self)
         serve(now: now)
+    }
+
+    /// Answers 429 with `Retry-After` (whole seconds, at least 1) to a request
+    /// over ``HTTPServerLimits/requestsPerSecondPerClient``; the connection stays open.
+    private func refuse(_ request: HTTPRequest, retryAfter: Double) {
+        var response = HTTPResponse.error(.tooManyRequests, code: "too_many_requests",
+                                          message: "more than \(loop.server.configuration.limits.requestsPerSecondPerClient) "
+                                            + "requests per second from \(peer) (requests_per_second_per_client)")
+        response.headers.add(name: "Retry-After", value: String(max(1, Int(retryAfter.rounded(.up)))))
+        guard case .bytes(let body) = response.body else { return }
+        let keepAlive = HTTPResponseEncoder.keepsAlive(response, request, shuttingDown: loop.server.isShuttingDown)
+        if !HTTPResponseEncoder.appendBytesResponse(response, body: body, to: request, keepAlive: keepAlive, into: &out) {
+            closeAfterFlush = true
+        }
+        loop.server.accessLog?(request.method.rawValue, request.path, 429, 0, nil)
     }
 
     /// Queues the JSON error envelope for a request that cannot be decoded; then close.
@@ -234,6 +381,7 @@ final class HTTPConnection: @unchecked Sendable {
             if n > 0 {
                 outOffset += n
                 lastActivity = now
+                lastSend = now
                 continue
             }
             let err = errno
@@ -244,6 +392,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         if out.capacity > 4 * Self.outputHighWater { out = [] } else { out.removeAll(keepingCapacity: true) }
         outOffset = 0
+        lastSend = now  // the send timeout counts from here when output is next pending
         if closeAfterFlush {
             if peerClosed {
                 loop.close(self)
@@ -291,8 +440,11 @@ final class HTTPConnection: @unchecked Sendable {
             if now >= deadline { loop.close(self) }
             return
         }
-        if let started = requestStarted, now - started >= limits.readTimeout {
+        let headTimedOut = bodyStarted == nil && requestStarted.map { now - $0 >= limits.readTimeout } == true
+        let bodyTimedOut = bodyStarted.map { now - $0 >= limits.bodyTimeout } == true
+        if headTimedOut || bodyTimedOut {
             requestStarted = nil
+            bodyStarted = nil
             out.append(contentsOf: HTTPResponseEncoder.errorResponse(.requestTimeout, code: "request_timeout",
                                                                      message: "request not received in time"))
             closeAfterFlush = true
@@ -300,10 +452,13 @@ final class HTTPConnection: @unchecked Sendable {
             if flush(now: now) { loop.updateInterest(self) }
             return
         }
+        if source != nil && sourceWaiting && now - sourcePolled >= 1 {
+            sourceWoken(now: now)  // lets the source send a keep-alive or notice its end
+        }
         if isIdle && (now - lastActivity >= limits.idleTimeout || loop.server.isShuttingDown) {
             loop.close(self)
-        } else if outOffset < out.count && now - lastActivity >= limits.idleTimeout {
-            loop.close(self)  // the peer stopped reading
+        } else if (outOffset < out.count || (source != nil && !sourceWaiting)) && now - lastSend >= limits.sendTimeout {
+            loop.close(self)  // the peer stopped reading (answer bytes, or a body with more to give, wait)
         }
     }
 

@@ -15,12 +15,17 @@ import Glibc
 final class HTTPEventLoop: @unchecked Sendable {
     /// Work posted to the loop from another thread.
     enum Message {
-        /// A newly accepted, already non-blocking socket.
-        case adopt(Int32)
+        /// A newly accepted, already non-blocking socket and its peer's address.
+        case adopt(Int32, peer: String)
         /// A connection whose hand-off (worker or stream) has finished.
         case resume(HTTPConnection)
+        /// The body source of a connection has more to send.
+        case wake(HTTPConnection)
         /// Shutdown began: close idle connections now; answer the rest with `Connection: close`.
         case drain
+        /// The server is at its connection cap: close the idle keep-alive
+        /// connection that has waited longest (if any).
+        case evictIdle
         /// Grace period over: close every connection.
         case killAll
         /// Leave the loop.
@@ -152,14 +157,25 @@ final class HTTPEventLoop: @unchecked Sendable {
         inboxLock.unlock()
         for message in messages {
             switch message {
-            case .adopt(let fd):
-                let connection = HTTPConnection(fd: fd, loop: self, now: now)
+            case .adopt(let fd, let peer):
+                let connection = HTTPConnection(fd: fd, peer: peer, loop: self, now: now)
                 connections[fd] = connection
                 if server.isShuttingDown { close(connection) } else { updateInterest(connection) }
             case .resume(let connection):
                 connection.resumed(now: now)
+            case .wake(let connection):
+                if connections[connection.fd] === connection { connection.sourceWoken(now: now) }
             case .drain:
+                // Every connection finishes what it started (beginShutdown); event
+                // streams end with their last chunk when the server's shutdown
+                // hook closes their source.
                 for connection in Array(connections.values) { connection.beginShutdown(now: now) }
+            case .evictIdle:
+                var oldest: HTTPConnection?
+                for connection in connections.values where connection.isIdle {
+                    if connection.lastActivity < oldest?.lastActivity ?? .infinity { oldest = connection }
+                }
+                if let oldest { close(oldest) }
             case .killAll:
                 for connection in Array(connections.values) { connection.kill() }
             case .stop:
@@ -211,14 +227,15 @@ final class HTTPEventLoop: @unchecked Sendable {
         connection.interest = nil
     }
 
-    /// Closes the socket and forgets the connection.
+    /// Closes the socket and forgets the connection (cancelling its body source).
     func close(_ connection: HTTPConnection) {
         guard connections[connection.fd] === connection else { return }
+        connection.cancelSource()
         unregister(connection)
         connections[connection.fd] = nil
         Glibc.close(connection.fd)
         inboxLock.withLock { assigned -= 1 }
-        server.connectionClosed()
+        server.connectionClosed(peer: connection.peer)
     }
 }
 

@@ -114,6 +114,8 @@ public struct HTTPParser: Sendable {
     private var sectionBytes = 0
     /// The current request sent `Expect: 100-continue` and its body has not been read yet.
     private var continuePending = false
+    /// Bytes of empty lines consumed before the request line being awaited.
+    private var preludeBytes = 0
 
     /// Creates a decoder enforcing `limits`.
     public init(limits: HTTPParserLimits = HTTPParserLimits()) {
@@ -125,6 +127,20 @@ public struct HTTPParser: Sendable {
     public var hasPartialRequest: Bool {
         if case .requestLine = state { return start < buffer.count }
         return true
+    }
+
+    /// Whether bytes of the next request have arrived, counting the empty
+    /// lines allowed before its request line: the header timeout runs from
+    /// the first of them, so blank lines sent one byte at a time cannot hold
+    /// a connection (they do not count as the peer being merely idle).
+    public var isReceivingRequest: Bool { preludeBytes > 0 || hasPartialRequest }
+
+    /// Whether the head of the request being received is complete and its body is not.
+    public var isReceivingBody: Bool {
+        switch state {
+        case .body, .chunkSize, .chunkData, .chunkDataEnd, .trailers: true
+        default: false
+        }
     }
 
     /// Returns `true` once when the request being received asked for `Expect: 100-continue`
@@ -235,7 +251,14 @@ public struct HTTPParser: Sendable {
                     if buffer.count - start > limits.maxHeaderBytes { throw .uriTooLong }
                     return nil
                 }
-                if line.lo == line.hi { continue }  // RFC 9112 §2.2: ignore empty lines before a request
+                if line.lo == line.hi {
+                    // RFC 9112 §2.2: ignore empty lines before a request, but
+                    // charge them to the request line's budget.
+                    preludeBytes += start - line.lo
+                    if preludeBytes > limits.maxHeaderBytes { throw .invalidRequestLine }
+                    continue
+                }
+                preludeBytes = 0
                 sectionBytes = start - line.lo
                 if sectionBytes > limits.maxHeaderBytes { throw .uriTooLong }
                 let result = buffer.withUnsafeBufferPointer { Self.parseRequestLine($0, line.lo, line.hi) }

@@ -165,6 +165,9 @@ public struct HTTPRequest: Sendable {
     public var headers: HTTPHeaders
     /// The decoded body bytes (de-chunked when sent with `Transfer-Encoding: chunked`).
     public var body: [UInt8]
+    /// The peer's address in numeric form (`127.0.0.1`, `::1`); `-` when unknown
+    /// (a request built in a test). Set by the server.
+    public var clientAddress = "-"
 
     /// Creates a request; used by the parser and handy in handler tests.
     public init(method: HTTPMethod, path: String, query: String? = nil, version: HTTPVersion = .http1_1,

@@ -131,6 +131,9 @@ public struct HTTPResponse: Sendable {
         /// connection's thread after the head is sent; the connection is held until it
         /// returns. HTTP/1.1 clients get chunked encoding, HTTP/1.0 clients a close-delimited body.
         case stream(@Sendable (HTTPStreamWriter) -> Void)
+        /// A body the connection's event loop pulls as the peer reads
+        /// (``HTTPBodySource``): chunked for HTTP/1.1, close-delimited for 1.0.
+        case pull(any HTTPBodySource)
     }
 
     /// The status line's code.

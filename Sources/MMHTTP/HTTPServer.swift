@@ -44,6 +44,10 @@ public final class HTTPServer: @unchecked Sendable {
     private var signalSources: [any DispatchSourceSignal] = []
     private var shutdownHooks: [@Sendable () -> Void] = []
     private let rejectQueue = DispatchQueue(label: "http.server.reject")
+    /// Open connections per client address (``HTTPServerLimits/maxConnectionsPerClient``).
+    let clientConnections = HTTPConnectionCounts()
+    /// Requests per client address, when ``HTTPServerLimits/requestsPerSecondPerClient`` is set.
+    let requestLimiter: HTTPRateLimiter?
 
     /// Creates a server; nothing is bound until ``start()``.
     public init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
@@ -51,6 +55,9 @@ public final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         self.handler = handler
         self.accessLog = accessLog
+        let limits = configuration.limits
+        requestLimiter = limits.requestsPerSecondPerClient > 0
+            ? HTTPRateLimiter(perSecond: limits.requestsPerSecondPerClient, burst: limits.requestBurstPerClient) : nil
     }
 
     /// Creates a server answering with a closure.
@@ -177,8 +184,9 @@ public final class HTTPServer: @unchecked Sendable {
 
     // MARK: - Connection bookkeeping (called by the loops)
 
-    /// A loop closed one of its connections.
-    func connectionClosed() {
+    /// A loop closed one of its connections (from `peer`).
+    func connectionClosed(peer: String) {
+        clientConnections.release(peer)
         lock.withLock {
             connectionTotal -= 1
             lock.broadcast()
@@ -195,8 +203,13 @@ public final class HTTPServer: @unchecked Sendable {
             }
         }
         let nodelay: Int32 = 1
+        let limits = configuration.limits
         while true {
-            let fd = accept(listenFD, nil, nil)
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &length) }
+            }
             if fd < 0 {
                 let err = errno
                 if err == EINTR || err == ECONNABORTED { continue }
@@ -209,22 +222,47 @@ public final class HTTPServer: @unchecked Sendable {
             }
             var one = nodelay
             _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let peer = peerAddressText(&storage)
+            // One client address may hold only so many connections; past that
+            // it is told to slow down, and nobody else's connection is evicted.
+            guard clientConnections.admit(peer, limit: limits.maxConnectionsPerClient) else {
+                rejectQueue.async { [self] in
+                    reject(fd, .tooManyRequests, code: "too_many_requests",
+                           message: "too many connections from \(peer) (max_connections_per_client)", retryAfter: 1)
+                }
+                continue
+            }
             lock.lock()
             if state != .running {
                 lock.unlock()
+                clientConnections.release(peer)
                 close(fd)
                 continue
             }
-            if connectionTotal >= configuration.limits.maxConnections {
+            if connectionTotal >= limits.maxConnections && !makeRoom() {
                 lock.unlock()
-                rejectQueue.async { [self] in rejectOverCapacity(fd) }
+                clientConnections.release(peer)
+                rejectQueue.async { [self] in
+                    reject(fd, .serviceUnavailable, code: "unavailable", message: "too many connections", retryAfter: 1)
+                }
                 continue
             }
             connectionTotal += 1
             lock.unlock()
             setBlocking(fd, false)
-            leastLoadedLoop().post(.adopt(fd))
+            leastLoadedLoop().post(.adopt(fd, peer: peer))
         }
+    }
+
+    /// At the connection cap: asks every loop to close its oldest idle
+    /// keep-alive connection and waits briefly for one to go, so idle sockets
+    /// never keep a new client out. Called and returns with `lock` held;
+    /// `true` once there is room.
+    private func makeRoom() -> Bool {
+        for loop in loops { loop.post(.evictIdle) }
+        let deadline = Date(timeIntervalSinceNow: 0.1)
+        while connectionTotal >= configuration.limits.maxConnections && state == .running && lock.wait(until: deadline) {}
+        return connectionTotal < configuration.limits.maxConnections
     }
 
     /// The loop with the fewest connections (the first on ties).
@@ -238,12 +276,12 @@ public final class HTTPServer: @unchecked Sendable {
         return best
     }
 
-    /// Answers 503 without reading the request, then closes without provoking a reset.
-    private func rejectOverCapacity(_ fd: Int32) {
-        let response = HTTPResponse.error(.serviceUnavailable, code: "unavailable", message: "too many connections")
+    /// Answers `status` without reading the request, then closes without provoking a reset.
+    private func reject(_ fd: Int32, _ status: HTTPStatus, code: String, message: String, retryAfter: Int) {
+        let response = HTTPResponse.error(status, code: code, message: message)
         guard case .bytes(let body) = response.body else { return }
-        var out = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n".utf8)
-        appendUTF8("Content-Length: \(body.count)\r\nConnection: close\r\n\r\n", to: &out)
+        var out = Array("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json\r\n".utf8)
+        appendUTF8("Retry-After: \(retryAfter)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n", to: &out)
         out.append(contentsOf: body)
         if socketSendAll(fd, out) {
             _ = sysShutdown(fd, Int32(SHUT_WR))
@@ -252,7 +290,7 @@ public final class HTTPServer: @unchecked Sendable {
             for _ in 0..<16 where scratch.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 {}
         }
         close(fd)
-        accessLog?("-", "-", 503, 0, nil)
+        accessLog?("-", "-", status.code, 0, nil)
     }
 
     private static func listen(_ config: HTTPServerConfiguration) throws(HTTPServerError) -> (Int32, Int) {

@@ -41,24 +41,45 @@ public struct HTTPServerLimits: Hashable, Sendable {
     public var maxHeaderBytes: Int
     /// Maximum decoded body bytes; over it the answer is 413.
     public var maxBodyBytes: Int
-    /// Seconds allowed to receive a request once its first byte arrived; then 408 and close.
+    /// Seconds allowed to receive a request's head once its first byte (an
+    /// empty line before the request line included) arrived; then 408 and close.
     public var readTimeout: Double
+    /// Seconds allowed to receive a request's body once its head is complete; then 408 and close.
+    public var bodyTimeout: Double
     /// Seconds a keep-alive connection may wait for its next request; then it is closed silently.
     public var idleTimeout: Double
-    /// Simultaneous connections; connections beyond it get 503 and are closed.
+    /// Seconds a response (or event stream) may wait for the peer to read
+    /// anything; then the connection is closed.
+    public var sendTimeout: Double
+    /// Simultaneous connections. At the cap the oldest idle keep-alive
+    /// connection is closed to make room; only if none is idle does a new
+    /// connection get 503.
     public var maxConnections: Int
+    /// Simultaneous connections from one client address (0: no limit); more get 429.
+    public var maxConnectionsPerClient: Int
+    /// Requests per second per client address, on average (0: no limit); over it 429 with `Retry-After`.
+    public var requestsPerSecondPerClient: Double
+    /// Requests one client address may send at once before ``requestsPerSecondPerClient`` applies.
+    public var requestBurstPerClient: Int
     /// Seconds ``HTTPServer/shutdown(gracePeriod:)`` waits for in-flight requests by default.
     public var shutdownGracePeriod: Double
 
     /// Creates limits; every parameter has the documented default.
     public init(maxHeaderBytes: Int = 16 * 1024, maxBodyBytes: Int = 8 * 1024 * 1024,
                 readTimeout: Double = 10, idleTimeout: Double = 30,
-                maxConnections: Int = 512, shutdownGracePeriod: Double = 5) {
+                maxConnections: Int = 512, shutdownGracePeriod: Double = 5,
+                bodyTimeout: Double = 60, sendTimeout: Double = 30, maxConnectionsPerClient: Int = 256,
+                requestsPerSecondPerClient: Double = 0, requestBurstPerClient: Int = 1000) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
         self.readTimeout = readTimeout
+        self.bodyTimeout = bodyTimeout
         self.idleTimeout = idleTimeout
+        self.sendTimeout = sendTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerClient = maxConnectionsPerClient
+        self.requestsPerSecondPerClient = requestsPerSecondPerClient
+        self.requestBurstPerClient = requestBurstPerClient
         self.shutdownGracePeriod = shutdownGracePeriod
     }
 

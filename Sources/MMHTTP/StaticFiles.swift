@@ -80,13 +80,16 @@ public struct StaticFiles: HTTPHandler {
         var candidate = segments.isEmpty ? root : root + "/" + segments.joined(separator: "/")
         var name = segments.last ?? "index.html"
         guard var real = contained(candidate) else { return nil }
-        if Self.fileKind(real) == .directory {
+        let isDirectory = Self.fileKind(real) == .directory
+        if isDirectory {
             candidate = real + "/index.html"
             name = "index.html"
             guard let index = contained(candidate) else { return nil }
             real = index
         }
         guard Self.fileKind(real) == .regular else { return nil }
+        // A trailing slash names a directory: `/app.js/` is not the file `/app.js`.
+        if rawPath.hasSuffix("/") && !isDirectory { return nil }
         return (real, name)
     }
 

@@ -36,10 +36,13 @@ struct Serve: ParsableCommand {
     /// The SETTINGS part of `--help`, made from ServerConfig's key list and embedded defaults.
     static var settingsHelp: String {
         let defaults = ServerConfig()
-        let flags = ServerConfig.settings.map { "--" + $0.key.replacingOccurrences(of: "_", with: "-") + " X" }
-        let width = max(30, (flags.map(\.count).max() ?? 0) + 2)
-        let rows = zip(flags, ServerConfig.settings).map { flag, s in
-            flag.padding(toLength: width, withPad: " ", startingAt: 0) + "\(s.help) (\(defaults.text(s.key) ?? ""))"
+        // A flag too long for the column gets a line of its own; its help follows, indented.
+        let width = 32
+        let rows = ServerConfig.settings.map { s in
+            let flag = "--" + s.key.replacingOccurrences(of: "_", with: "-") + " X"
+            let help = "\(s.help) (\(defaults.text(s.key) ?? ""))"
+            if flag.count < width - 1 { return flag.padding(toLength: width, withPad: " ", startingAt: 0) + help }
+            return flag + "\n  " + String(repeating: " ", count: width) + help
         }
         return """
             SETTINGS (default): every key of config/mmsim.json is a flag and a variable \

@@ -66,7 +66,7 @@ final class APIErrorTests: APITestCase {
         _ = try session(s)
         let c = try session(s)
         assertError(s.post("/v1/sessions", "{}"), 422, "limit_exceeded")
-        XCTAssertEqual(s.get("/v1/sessions").json["sessions"].count, 3)
+        XCTAssertEqual(s.get("/healthz").json["sessions"].int, 3)
         XCTAssertEqual(s.delete("/v1/sessions/\(c)").status, 204)
         _ = try session(s)   // room again after a delete
 
@@ -129,7 +129,7 @@ final class APIErrorTests: APITestCase {
         let chunk = String(repeating: "b", count: 3000)
         let chunked = try s.raw("POST /v1/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(String(chunk.utf8.count, radix: 16))\r\n\(chunk)\r\n0\r\n\r\n")
         XCTAssertEqual(chunked.status, 413, "\(chunked)")
-        XCTAssertEqual(s.get("/v1/sessions").json["sessions"].count, 1, "nothing created by a 413")
+        XCTAssertEqual(s.get("/healthz").json["sessions"].int, 1, "nothing created by a 413")
         XCTAssertEqual(s.get("/healthz").status, 200)
     }
 

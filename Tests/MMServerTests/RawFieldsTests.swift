@@ -7,7 +7,11 @@ import MMCore
 /// general path (JSONParser + Args + Op.decode) decodes, and decline
 /// everything else — checked on hand-written bodies and on random mutations.
 final class RawFieldsTests: XCTestCase {
-    let app = MMSimApp(config: ServerConfig())
+    let app: MMSimApp = {
+        var config = ServerConfig()
+        config.limits.dataDir = ""  // in-process: nothing persisted in the checkout
+        return MMSimApp(config: config)
+    }()
 
     /// The general decoding of a batch body: its ops as JSON and the mode, or the error.
     func general(_ body: String) -> Result<([JSONValue], Bool), APIError> {

@@ -31,6 +31,7 @@ final class RouterTests: XCTestCase {
     override func setUp() {
         var config = ServerConfig()
         config.publicDir = "/nonexistent"
+        config.limits.dataDir = ""  // in-process: nothing persisted in the checkout
         app = MMSimApp(config: config)
         let (r, _) = app.respond(HTTPRequest(method: .post, path: "/v1/sessions", body: Array(#"{"kernel":"6.18"}"#.utf8)))
         guard case let .bytes(b) = r.body, case let .string(id)? = try? JSONParser.parse(b)["id"] else { return XCTFail("no session") }
@@ -41,8 +42,20 @@ final class RouterTests: XCTestCase {
 
     func call(_ method: HTTPMethod, _ target: String, _ body: String? = nil) -> (HTTPResponse, String, String) {
         let (r, label) = app.respond(HTTPRequest(method: method, target: target, body: Array((body ?? "").utf8)))
-        guard case let .bytes(b) = r.body else { return (r, label, "") }
-        return (r, label, String(decoding: b, as: UTF8.self))
+        switch r.body {
+        case let .bytes(b): return (r, label, String(decoding: b, as: UTF8.self))
+        case let .pull(source):
+            // A pulled body (the log): what the event loop would send, piece by piece.
+            var b: [UInt8] = []
+            pulling: while true {
+                switch source.next(budget: 1 << 16, waker: HTTPWaker {}) {
+                case let .data(d): b += d
+                case .wait, .end: break pulling
+                }
+            }
+            return (r, label, String(decoding: b, as: UTF8.self))
+        case .stream: return (r, label, "")
+        }
     }
 
     func path(_ pattern: String) -> String {

@@ -59,6 +59,15 @@ final class StaticFilesTests: XCTestCase {
         XCTAssertEqual(body(get("//sub//page.html")), "<p>page</p>")
     }
 
+    /// A trailing slash names a directory: onto a file it is a 404.
+    func testTrailingSlashOntoAFileIs404() {
+        XCTAssertEqual(get("/index.html/").status, .notFound)
+        XCTAssertEqual(get("/sub/page.html/").status, .notFound)
+        XCTAssertEqual(get("/with%20space.txt/").status, .notFound)
+        XCTAssertEqual(get("/sub/").status, .ok, "a directory with a slash is its index")
+        XCTAssertEqual(get("/sub").status, .ok)
+    }
+
     func testContentTypes() {
         let expected: [String: String] = [
             "/app.js": "text/javascript; charset=utf-8", "/mod.mjs": "text/javascript; charset=utf-8",

@@ -22,7 +22,7 @@ def start_server():
     if not os.path.exists(binary):
         raise SystemExit(f"server binary not found: {binary}")
     os.makedirs(OUT, exist_ok=True)
-    proc = subprocess.Popen([binary, "--port", "0", "--public", "public"], cwd=REPO,
+    proc = subprocess.Popen([binary, "--port", "0", "--public", "public", "--data_dir", ""], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     log = open(os.path.join(OUT, "browser-test-server.log"), "w")
     found = {}

@@ -16,7 +16,10 @@ def start_server(binary, public_dir, stderr_file):
             "--max_header_bytes", str(MAX_HEADER), "--max_body_bytes", str(MAX_BODY),
             "--max_sessions", str(MAX_SESSIONS), "--max_processes_per_session", str(MAX_PROCS),
             "--max_batch_ops", str(MAX_BATCH), "--read_timeout_seconds", str(READ_TIMEOUT),
-            "--idle_timeout_seconds", str(IDLE_TIMEOUT), "--max_connections", "256"]
+            "--idle_timeout_seconds", str(IDLE_TIMEOUT), "--max_connections", "256",
+            # The fuzz creates sessions faster than a person: no per-client creation rate,
+            # and no journals written into the checkout.
+            "--session_creates_per_minute_per_client", "0", "--data_dir", ""]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MMSIM_")}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, stdin=subprocess.DEVNULL,
                             cwd=public_dir, env=env)

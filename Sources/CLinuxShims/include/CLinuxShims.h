@@ -1,12 +1,14 @@
 // Linux system interfaces that Swift's Glibc module does not export:
-// epoll(7) and eventfd(2), used by MMServer's event loops, and the calling
-// thread's kernel name (prctl(2) PR_SET_NAME / PR_GET_NAME).
+// epoll(7) and eventfd(2), used by MMServer's event loops, the calling
+// thread's kernel name (prctl(2) PR_SET_NAME / PR_GET_NAME), and getrandom(2)
+// for session ids.
 #ifndef CLINUXSHIMS_H
 #define CLINUXSHIMS_H
 #ifdef __linux__
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 
 /// Sets the calling thread's name as top -H, perf and /proc/PID/task/*/comm
 /// show it (at most 15 bytes are kept). Returns 0 or -1 with errno.

@@ -14,10 +14,12 @@ public final class MMSimApp: @unchecked Sendable {
     private let requestCounter = Atomic64()
     var timers: [any DispatchSourceTimer] = []
 
-    public init(config: ServerConfig) {
+    /// `random` is the source of session ids (getrandom(2); tests inject a failing one).
+    public init(config: ServerConfig, random: any RandomSource = KernelRandom()) {
         self.config = config
         self.store = SessionStore(limits: config.limits,
-                                  defaultKernel: KernelModel.named(config.defaultKernel) ?? .default)
+                                  defaultKernel: KernelModel.named(config.defaultKernel) ?? .default,
+                                  random: random, nodeID: config.nodeID)
         self.staticFiles = try? StaticFiles(root: config.publicDir)
     }
 
@@ -86,7 +88,9 @@ public final class MMSimApp: @unchecked Sendable {
 
     func error(_ e: APIError, _ rid: String) -> HTTPResponse {
         if e.code == .internalError { FileHandle.standardError.write(Data("request \(rid): internal error: \(e.message)\n".utf8)) }
-        return json(e.body(requestID: rid), status: HTTPStatus(code: e.code.status))
+        var response = json(e.body(requestID: rid), status: HTTPStatus(code: e.code.status))
+        if let seconds = e.retryAfter { response.headers.add(name: "Retry-After", value: String(seconds)) }
+        return response
     }
 
     /// The request body as JSON (an empty body is `{}`).
@@ -113,7 +117,7 @@ public final class MMSimApp: @unchecked Sendable {
             for s in ModelOptions.switches { options[keyPath: s.keyPath] = try o.bool(s.name, default: false) }
         }
         let name = a.has("name") ? try a.string("name") : nil
-        let s = try store.create(kernel: kernel, options: options, name: name)
+        let s = try store.create(kernel: kernel, options: options, name: name, client: r.http.clientAddress)
         return json(s.lock.withLock { s.summary(withProcesses: true) }, status: .created)
     }
 }

@@ -14,9 +14,8 @@ enum RouteTable {
             app.json(.object([("status", .string("ok")), ("sessions", .num(app.store.count))]))
         },
         Route(.get, "/metrics", "Prometheus metrics: requests by route and status, latency, sessions, faults by lock",
-              contentType: "text/plain; version=0.0.4; charset=utf-8", answer: "Prometheus text exposition") { (app, _) throws(APIError) in
-            HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                         body: Array(app.metrics.render(liveSessions: app.store.count).utf8))
+              contentType: "text/plain; version=0.0.4; charset=utf-8", answer: "Prometheus text exposition") { (app, r) throws(APIError) in
+            app.metricsText(r)
         },
         Route(.get, "/openapi.json", "This API as an OpenAPI 3.1 document", answer: "the OpenAPI document") { (app, r) throws(APIError) in
             app.encoded(OpenAPI.document, r)
@@ -29,8 +28,9 @@ enum RouteTable {
               answer: "the session summary with its processes") { (app, r) throws(APIError) in
             try app.createSession(r)
         },
-        Route(.get, sessions, "List sessions", answer: #"{"sessions": [summary]}"#) { (app, r) throws(APIError) in
-            app.json(.object([("sessions", .array(app.store.all().map { s in s.lock.withLock { s.summary(withProcesses: false) } }))]), r)
+        Route(.get, sessions, "The sessions among the ids presented (all with the admin token)", query: Schemas.sessionsQuery,
+              answer: #"{"sessions": [summary]}"#) { (app, r) throws(APIError) in
+            try app.listSessions(r)
         },
         Route(.get, session, "A session with its processes", answer: "the session summary with its processes") { (app, r) throws(APIError) in
             let s = try app.store.get(r.sid)
@@ -48,10 +48,9 @@ enum RouteTable {
             let s = try app.store.get(r.sid)
             return app.json(s.lock.withLock { Inspection.forest(s.sim) }, r)
         },
-        Route(.get, session + "/log", "Every operation applied, replayable with POST …/ops",
-              answer: #"{"ops": [op with "seq"]}"#) { (app, r) throws(APIError) in
-            let s = try app.store.get(r.sid)
-            return app.json(s.lock.withLock { s.logJSON() }, r)
+        Route(.get, session + "/log", "Every operation applied, replayable with POST …/ops (streamed; paged with limit and cursor)",
+              query: Schemas.logQuery, answer: #"{"ops": [op with "seq"][, "next_cursor"]}"#) { (app, r) throws(APIError) in
+            try app.log(r)
         },
         Route(.get, session + "/events", "Operations as Server-Sent Events: the log so far, then live (Last-Event-ID resumes)",
               contentType: "text/event-stream", answer: #"events "op" with data {"seq", "op", "result"}"#) { (app, r) throws(APIError) in
@@ -86,11 +85,12 @@ enum RouteTable {
         Route(.get, process + "/maps", "/proc/PID/maps", contentType: "text/plain; charset=utf-8", answer: "maps text") { (app, r) throws(APIError) in
             .text(.ok, try app.procText(r, ProcMaps.maps))
         },
-        Route(.get, process + "/smaps", "/proc/PID/smaps", contentType: "text/plain; charset=utf-8", answer: "smaps text") { (app, r) throws(APIError) in
+        Route(.get, process + "/smaps", "/proc/PID/smaps", contentType: "text/plain; charset=utf-8", answer: "smaps text",
+              slow: true) { (app, r) throws(APIError) in
             .text(.ok, try app.procText(r, ProcMaps.smaps))
         },
         Route(.get, process + "/pages", "Pages with a page-table entry in [start, end)", query: Schemas.pagesQuery,
-              answer: #"{"pages": [{address, pte, folio}]}"#) { (app, r) throws(APIError) in
+              answer: #"{"pages": [{address, pte, folio}]}"#, slow: true) { (app, r) throws(APIError) in
             try app.pages(r)
         },
         Route(.post, process + "/syscalls/{name}",

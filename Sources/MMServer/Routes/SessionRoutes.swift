@@ -84,10 +84,10 @@ extension MMSimApp {
     func batch(_ r: RouteRequest) throws(APIError) -> HTTPResponse {
         let s = try store.get(r.sid)
         if let (decoded, summary) = BatchBody.decode(r.http.body, maxOps: config.limits.maxBatchOps) {
-            return .json(.ok, try run(s, decoded, summary: summary))
+            return .json(.ok, try run(s, decoded, summary: summary, raw: r.http.body))
         }
         let (decoded, summary) = try decodeBatch(try body(r.http))
-        return .json(.ok, try run(s, decoded, summary: summary))
+        return .json(.ok, try run(s, decoded, summary: summary, raw: r.http.body))
     }
 
     /// Decodes a batch body the general way (every error names its field).
@@ -109,7 +109,8 @@ extension MMSimApp {
     /// Only applying and recording hold the session lock; the response is
     /// written after. A batch that would pass `max_session_ops` is refused
     /// whole (422), before any of it runs.
-    func run(_ s: Session, _ decoded: [Op], summary: Bool) throws(APIError) -> [UInt8] {
+    /// `raw`, the request body, is what the journal keeps of the batch.
+    func run(_ s: Session, _ decoded: [Op], summary: Bool, raw: [UInt8]? = nil) throws(APIError) -> [UInt8] {
         // One result per op; a failed op's is its error body.
         var outcomes: [OpResult] = []
         outcomes.reserveCapacity(decoded.count)
@@ -126,7 +127,7 @@ extension MMSimApp {
                 }
             }
             if failed.isEmpty {
-                s.record(ops: decoded, results: outcomes)
+                s.record(ops: decoded, results: outcomes, batch: raw.map { SessionJournal.batchRecord($0, failed: []) })
             } else {
                 // Failed ops change nothing and are not logged.
                 var ops: [Op] = [], results: [OpResult] = []
@@ -136,7 +137,7 @@ extension MMSimApp {
                     ops.append(op)
                     results.append(outcomes[n])
                 }
-                s.record(ops: ops, results: results)
+                s.record(ops: ops, results: results, batch: raw.map { SessionJournal.batchRecord($0, failed: failed) })
             }
             s.sim.tracer.enabled = true
             metrics.countFaults(before: before, after: Metrics.FaultCounters(s.sim.stats.faults))
@@ -151,23 +152,11 @@ extension MMSimApp {
         return out.bytes()
     }
 
-    /// GET …/events: the log so far, then live operations, as SSE.
+    /// GET …/events: the log so far, then live operations, as SSE pulled by
+    /// the event loop (SessionEventSource).
     func events(_ req: HTTPRequest, _ s: Session) -> HTTPResponse {
         let from = Int(req.headers["Last-Event-ID"] ?? "") ?? 0
-        return .eventStream { writer in
-            var next = from
-            while true {
-                guard let (after, batch) = s.waitEvents(from: next, timeout: 15) else { return }
-                if batch.isEmpty {
-                    if !writer.writeComment("keep-alive") { return }
-                    continue
-                }
-                for (k, payload) in batch.enumerated() {
-                    let seq = after - batch.count + k + 1
-                    if !writer.writeEvent(String(decoding: payload, as: UTF8.self), event: "op", id: String(seq)) { return }
-                }
-                next = after
-            }
-        }
+        let headers = HTTPHeaders([("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+        return HTTPResponse(status: .ok, headers: headers, body: .pull(SessionEventSource(session: s, after: from)))
     }
 }

@@ -22,6 +22,24 @@ public struct Limits: Sendable, Equatable {
     public var maxExplorePreemptionBound = 6
     public var maxExploreSchedules = 1_000_000
     public var exploreTimeLimitSeconds: Double = 20
+    /// Where session journals live (empty: sessions are not persisted).
+    public var dataDir = "data"
+    /// When journal writes are synced to disk.
+    public var durability = Durability.everysec
+    /// Page-table entries one session may hold (0: no limit; about 430
+    /// bytes of server memory each, measured with fork copies).
+    public var maxSessionPages = 1_000_000
+    /// VMAs of one session's live processes (0: no limit).
+    public var maxSessionVMAs = 262_144
+    /// Live anon_vmas of one session (0: no limit).
+    public var maxSessionAnonVMAs = 262_144
+    /// Page-table entries of every session together (0: no limit).
+    public var maxTotalPages = 4_000_000
+    /// Live sessions created from one client address (0: no limit); more get 429.
+    public var maxSessionsPerClient = 1_000
+    /// Sessions one client address may create per minute, all at once after
+    /// a quiet minute (0: no limit); more get 429 with `Retry-After`.
+    public var sessionCreatesPerMinutePerClient = 600
     public init() {}
 }
 
@@ -36,11 +54,23 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxHeaderBytes = 16 * 1024
     public var maxBodyBytes = 8 * 1024 * 1024
     public var readTimeoutSeconds: Double = 10
+    public var bodyTimeoutSeconds: Double = 60
     public var idleTimeoutSeconds: Double = 30
+    public var sendTimeoutSeconds: Double = 30
     public var maxConnections = 512
+    public var maxConnectionsPerClient = 256
+    /// Requests per second per client address (0: off, the default).
+    public var requestsPerSecondPerClient: Double = 0
+    public var requestBurstPerClient = 1_000
     /// HTTP event-loop threads; 0 means one per active processor.
     public var eventLoops = 0
     public var accessLog = true
+    /// Enables `Authorization: Bearer <token>` for the full session listing
+    /// and per-session metrics (empty: no caller can list other sessions).
+    public var adminToken = ""
+    /// Prefix of the session ids this instance creates (`<node_id>-<uuid>`),
+    /// so a load balancer routes each session to its owner (docs/DEPLOY.md).
+    public var nodeID = ""
 
     public init() {}
 
@@ -55,25 +85,40 @@ public struct ServerConfig: Sendable, Equatable {
     public static let settings: [(key: String, help: String)] = [
         ("host", "address to listen on"),
         ("port", "TCP port (0: any free one)"),
-        ("public_dir", "the visualizer's files (--public)"),
-        ("default_kernel", "model of sessions made without one"),
+        ("public_dir", "the visualizer's files"),
+        ("default_kernel", "default session model"),
         ("max_sessions", "sessions held at once"),
         ("max_processes_per_session", "processes in one session"),
         ("max_batch_ops", "operations in one batch"),
         ("max_session_ops", "session log ops (0: none)"),
-        ("session_idle_seconds", "idle sessions are deleted after"),
+        ("session_idle_seconds", "idle session expiry"),
         ("max_header_bytes", "request line and headers"),
         ("max_body_bytes", "request body"),
-        ("read_timeout_seconds", "to receive a request once begun"),
-        ("idle_timeout_seconds", "keep-alive wait for the next request"),
-        ("max_connections", "open connections (more get 503)"),
-        ("event_loops", "HTTP event loops (0: one per CPU)"),
+        ("read_timeout_seconds", "to receive a request"),
+        ("idle_timeout_seconds", "keep-alive wait"),
+        ("max_connections", "open connections"),
+        ("event_loops", "event loops (0: per CPU)"),
         ("access_log", "a line per request on stdout"),
         ("max_explore_threads", "threads per explore"),
         ("max_explore_ops_per_thread", "ops per thread program"),
         ("max_explore_preemption_bound", "largest preemption_bound"),
         ("max_explore_schedules", "schedules per explore"),
         ("explore_time_limit_seconds", "wall time per explore"),
+        ("admin_token", "token for the full listing"),
+        ("node_id", "session id prefix"),
+        ("body_timeout_seconds", "to receive a body"),
+        ("send_timeout_seconds", "to send an answer"),
+        ("max_connections_per_client", "connections per address"),
+        ("requests_per_second_per_client", "rate per address (0: off)"),
+        ("request_burst_per_client", "burst above that rate"),
+        ("max_sessions_per_client", "live sessions per address"),
+        ("session_creates_per_minute_per_client", "creates/min per address"),
+        ("max_session_pages", "PTEs per session"),
+        ("max_session_vmas", "VMAs per session"),
+        ("max_session_anon_vmas", "anon_vmas per session"),
+        ("max_total_pages", "PTEs of all sessions"),
+        ("data_dir", "journal folder, empty: off"),
+        ("durability", "always, everysec or no"),
     ]
 
     /// Keys as they appear in the JSON file.
@@ -104,6 +149,21 @@ public struct ServerConfig: Sendable, Equatable {
         case "max_explore_preemption_bound": String(limits.maxExplorePreemptionBound)
         case "max_explore_schedules": String(limits.maxExploreSchedules)
         case "explore_time_limit_seconds": num(limits.exploreTimeLimitSeconds)
+        case "admin_token": adminToken
+        case "node_id": nodeID
+        case "body_timeout_seconds": num(bodyTimeoutSeconds)
+        case "send_timeout_seconds": num(sendTimeoutSeconds)
+        case "max_connections_per_client": String(maxConnectionsPerClient)
+        case "requests_per_second_per_client": num(requestsPerSecondPerClient)
+        case "request_burst_per_client": String(requestBurstPerClient)
+        case "max_sessions_per_client": String(limits.maxSessionsPerClient)
+        case "session_creates_per_minute_per_client": String(limits.sessionCreatesPerMinutePerClient)
+        case "max_session_pages": String(limits.maxSessionPages)
+        case "max_session_vmas": String(limits.maxSessionVMAs)
+        case "max_session_anon_vmas": String(limits.maxSessionAnonVMAs)
+        case "max_total_pages": String(limits.maxTotalPages)
+        case "data_dir": limits.dataDir
+        case "durability": limits.durability.rawValue
         default: nil
         }
     }
@@ -145,10 +205,33 @@ public struct ServerConfig: Sendable, Equatable {
         case "read_timeout_seconds": readTimeoutSeconds = try dbl()
         case "idle_timeout_seconds": idleTimeoutSeconds = try dbl()
         case "max_connections": maxConnections = try int()
+        case "body_timeout_seconds": bodyTimeoutSeconds = try dbl()
+        case "send_timeout_seconds": sendTimeoutSeconds = try dbl()
+        case "max_connections_per_client": maxConnectionsPerClient = try int()
+        case "requests_per_second_per_client": requestsPerSecondPerClient = try dbl()
+        case "request_burst_per_client": requestBurstPerClient = try int()
+        case "max_sessions_per_client": limits.maxSessionsPerClient = try int()
+        case "max_session_pages": limits.maxSessionPages = try int()
+        case "max_session_vmas": limits.maxSessionVMAs = try int()
+        case "max_session_anon_vmas": limits.maxSessionAnonVMAs = try int()
+        case "max_total_pages": limits.maxTotalPages = try int()
+        case "data_dir": limits.dataDir = text
+        case "durability":
+            guard let d = Durability(rawValue: text) else {
+                throw Invalid(description: "durability must be one of always, everysec, no; got '\(text)'")
+            }
+            limits.durability = d
+        case "session_creates_per_minute_per_client": limits.sessionCreatesPerMinutePerClient = try int()
         case "event_loops": eventLoops = try int()
         case "access_log":
             guard let b = Bool(text) else { throw Invalid(description: "access_log must be true or false") }
             accessLog = b
+        case "admin_token": adminToken = text
+        case "node_id":
+            guard text.utf8.allSatisfy({ c in (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }), text.utf8.count <= 16 else {
+                throw Invalid(description: "node_id must be at most 16 lower-case letters and digits, got '\(text)'")
+            }
+            nodeID = text
         default: throw Invalid(description: "unknown setting '\(key)'")
         }
     }

@@ -13,14 +13,16 @@ extension MMSimApp: HTTPHandler {
     }
 
     /// HTTPHandler: what its route says (`Route.slow`): reads and single
-    /// faults are answered on the event loop; every other POST (syscalls that
+    /// faults are answered on the event loop, except the reads whose answer
+    /// grows with the session (smaps, pages); every other POST (syscalls that
     /// may populate gigabytes, batches, replays, compares), DELETE, and any
-    /// large body go to a worker thread.
+    /// large body go to a worker thread. (The log and event streams are
+    /// pulled by the loop in pieces.)
     public func answersSlowly(_ request: HTTPRequest) -> Bool {
         if request.body.count > 64 * 1024 { return true }
-        if request.method == .get || request.method == .head { return false }
+        let isRead = request.method == .get || request.method == .head
         let path = Self.hasPercent(request.path) ? (request.decodedPath ?? request.path) : request.path
-        guard case let .route(route, _)? = try? router.match(request, path: path) else { return true }
+        guard case let .route(route, _)? = try? router.match(request, path: path) else { return !isRead }
         return route.slow
     }
 }
@@ -32,7 +34,11 @@ public enum MMSimService {
         let app = MMSimApp(config: config)
         let limits = HTTPServerLimits(maxHeaderBytes: config.maxHeaderBytes, maxBodyBytes: config.maxBodyBytes,
                                       readTimeout: config.readTimeoutSeconds, idleTimeout: config.idleTimeoutSeconds,
-                                      maxConnections: config.maxConnections)
+                                      maxConnections: config.maxConnections, bodyTimeout: config.bodyTimeoutSeconds,
+                                      sendTimeout: config.sendTimeoutSeconds,
+                                      maxConnectionsPerClient: config.maxConnectionsPerClient,
+                                      requestsPerSecondPerClient: config.requestsPerSecondPerClient,
+                                      requestBurstPerClient: config.requestBurstPerClient)
         var accessLog: HTTPAccessLog?
         if config.accessLog {
             accessLog = { (method: String, path: String, status: Int, us: Int, route: String?) in
@@ -42,8 +48,17 @@ public enum MMSimService {
         let server = HTTPServer(configuration: HTTPServerConfiguration(host: config.host, port: config.port, limits: limits,
                                                                             eventLoops: config.eventLoops),
                                 handler: app, accessLog: accessLog)
+        let restored = app.store.restore()
+        if restored > 0 { app.store.report("restored \(restored) session(s) from \(config.limits.dataDir)") }
         try server.start()
         server.onShutdown { [app] in app.store.closeStreams() }   // SSE subscribers return at once
+        if config.limits.durability == .everysec && !config.limits.dataDir.isEmpty {
+            let syncer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mmsim.journal-sync"))
+            syncer.schedule(deadline: .now() + 1, repeating: 1)
+            syncer.setEventHandler { [app] in app.store.syncJournals() }
+            syncer.resume()
+            app.retain(syncer)
+        }
         let reaper = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mmsim.reaper"))
         let every = max(1.0, min(60.0, config.limits.sessionIdleSeconds / 4))
         reaper.schedule(deadline: .now() + every, repeating: every)

@@ -14,14 +14,14 @@ extension Op {
             case let .file(path, size, mode):
                 return .file(try sim.createFile(path: path, size: size, mode: mode))
             case let .process(comm):
-                guard sim.processes.count < maxProcesses else { throw Self.tooManyProcesses(maxProcesses) }
+                guard Self.liveProcesses(sim) < maxProcesses else { throw Self.tooManyProcesses(maxProcesses) }
                 return .process(sim.createProcess(comm: comm))
             case let .thread(pid):
                 let tid = try sim.createThread(pid: pid)
                 return .json(.object([("pid", .num(pid)), ("tid", .num(tid))]))
             case let .syscall(pid, tid, call):
                 if let tid { _ = try sim.process(pid, tid: tid) }
-                if case .fork = call, sim.processes.count >= maxProcesses { throw Self.tooManyProcesses(maxProcesses) }
+                if case .fork = call, Self.liveProcesses(sim) >= maxProcesses { throw Self.tooManyProcesses(maxProcesses) }
                 let r = try sim.syscall(pid: pid, call)
                 return summary ? .syscallSummary(SyscallSummary(r)) : .syscall(r)
             case let .fault(pid, tid, address, access, mode, inject):
@@ -49,7 +49,15 @@ extension Op {
     }
 
     static func tooManyProcesses(_ limit: Int) -> APIError {
-        APIError(.limitExceeded, "session has \(limit) processes (the configured limit)")
+        APIError(.limitExceeded, "session has \(limit) live processes (max_processes_per_session)")
+    }
+
+    /// Processes that have not exited: the ones `max_processes_per_session`
+    /// counts (an exited process holds no address space any more).
+    static func liveProcesses(_ sim: Simulation) -> Int {
+        var n = 0
+        for p in sim.processes.values where p.state != .exited { n += 1 }
+        return n
     }
 
     /// The API error of a simulation error.
@@ -110,8 +118,11 @@ extension Session {
     /// recording it: the caller records it (`record`) if this returns.
     /// Errors change nothing.
     func perform(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
+        try budget.admit(op, sim)
         sim.tracer.enabled = !summary
-        return try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
+        let result = try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
+        if case .replay = op { budget.remeasure(sim) }  // not bounded beforehand: counted after
+        return result
     }
 
     /// The process `pid`, or 404 (caller holds the lock).
@@ -120,11 +131,14 @@ extension Session {
         return p
     }
 
-    /// GET …/log: every operation with its `seq` (caller holds the lock).
+    /// GET …/log?pretty: every operation with its `seq` (caller holds the lock).
     func logJSON() -> JSONValue {
-        .object([("ops", .array(log.enumerated().map { n, op in
-            guard case let .object(members) = op.json else { return op.json }
-            return .object([("seq", .num(n + 1))] + members)
-        }))])
+        .object([("ops", .array(log.enumerated().map { n, op in Self.logEntry(seq: n + 1, op) }))])
+    }
+
+    /// One entry of GET …/log: the op that replays it, with its `seq` first.
+    static func logEntry(seq: Int, _ op: Op) -> JSONValue {
+        guard case let .object(members) = op.json else { return op.json }
+        return .object([("seq", .num(seq))] + members)
     }
 }

@@ -12,8 +12,10 @@ public final class Session: @unchecked Sendable {
     public let sim: Simulation
     let limits: Limits
     let lock = SpinningLock()
-    /// Signalled whenever an event is appended (SSE subscribers wait on it).
-    let events = NSCondition()
+    /// Guards the log and the result ring against SSE readers, and `subscribers`.
+    let events = NSLock()
+    /// Event streams waiting for the next operation (each woken once, then dropped).
+    private var subscribers: [HTTPWaker] = []
     /// Every operation applied, as the JSON that would replay it.
     private(set) var log = OpLog()
     /// Results of the newest `eventHistory` operations, encoded for SSE only
@@ -31,13 +33,22 @@ public final class Session: @unchecked Sendable {
     private(set) var closed = false
     /// Monotonic seconds of the last request (idle expiry); guarded by the store's lock.
     var lastUsed: Double
+    /// The client address that created it (`max_sessions_per_client`).
+    let owner: String
+    /// Its memory budget (changed under `lock`).
+    var budget: SessionBudget
+    /// Where its accepted operations are persisted (nil: not persisted).
+    var journal: SessionJournal?
 
-    init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double) {
+    init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double,
+         owner: String = "-", global: GlobalBudget = GlobalBudget(maxPages: 0), createdAt: String? = nil) {
         self.id = id
+        self.owner = owner
+        self.budget = SessionBudget(limits: limits, global: global)
         self.name = name
         self.limits = limits
         self.sim = Simulation(model: model, options: options)
-        self.createdAt = Self.utcTimestamp()
+        self.createdAt = createdAt ?? Self.utcTimestamp()
         self.lastUsed = now
     }
 
@@ -72,23 +83,29 @@ public final class Session: @unchecked Sendable {
     /// Called with the session lock held; `log` and `results` change under
     /// `events` too, so SSE subscribers (which hold only `events`) never race.
     func record(op: Op, result: OpResult) {
+        journal?.append([op.json])
         events.lock()
         log.append(op)
         keep(result)
-        events.broadcast()
+        if !subscribers.isEmpty { wakeSubscribers() }
         events.unlock()
     }
 
     /// Records applied operations in order (`results` parallel to `ops`),
     /// taking `events` once for all of them; the same log and history as
     /// recording them one by one.
-    func record(ops: [Op], results newResults: [OpResult]) {
+    /// `batch` is the journal record of the request they came from (its body
+    /// as sent, SessionJournal.batchRecord), cheaper than each op's JSON.
+    func record(ops: [Op], results newResults: [OpResult], batch: [UInt8]? = nil) {
         precondition(ops.count == newResults.count, "one result per operation")
         if ops.isEmpty { return }
+        if let journal {
+            if let batch { journal.append(raw: batch) } else { journal.append(ops.map(\.json)) }
+        }
         events.lock()
         log.append(contentsOf: ops)
         for result in newResults { keep(result) }
-        events.broadcast()
+        if !subscribers.isEmpty { wakeSubscribers() }
         events.unlock()
     }
 
@@ -103,16 +120,16 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Encoded events (`{"seq", "op", "result"}`) from index `from` (older
-    /// ones than the kept history are skipped), waiting up to `timeout`
-    /// seconds for one. Returns nil when the session is closed.
-    func waitEvents(from: Int, timeout: Double) -> (next: Int, payloads: [[UInt8]])? {
+    /// ones than the kept history are skipped), at most `max` of them, without
+    /// waiting: when there are none, `waker` is armed and woken by the next
+    /// recorded operation or by ``close()``. Nil when the session is closed.
+    func takeEvents(from: Int, max: Int, waker: HTTPWaker) -> (next: Int, payloads: [[UInt8]])? {
         events.lock()
-        if eventCount <= from && !closed {
-            _ = events.wait(until: Date(timeIntervalSinceNow: timeout))
-        }
         if closed { events.unlock(); return nil }
-        let start = max(from, resultsBase)
-        let picked = start < eventCount ? (start..<eventCount).map { ($0, log[$0], results[$0 % Self.eventHistory]) } : []
+        let start = Swift.max(from, resultsBase)
+        let end = eventCount - start <= max ? eventCount : start + max
+        let picked = start < end ? (start..<end).map { ($0, log[$0], results[$0 % Self.eventHistory]) } : []
+        if picked.isEmpty { subscribers.append(waker) }
         events.unlock()
         let payloads = picked.map { (n, op, result) in
             var out = JSONBuffer(capacity: 256)
@@ -128,11 +145,33 @@ public final class Session: @unchecked Sendable {
         return (start + picked.count, payloads)
     }
 
-    /// Stops SSE subscribers.
+    /// Disarms `waker` (its stream ended).
+    func unsubscribe(_ waker: HTTPWaker) {
+        events.withLock { subscribers.removeAll { $0 === waker } }
+    }
+
+    /// Wakes every armed subscriber (with `events` held).
+    private func wakeSubscribers() {
+        for waker in subscribers { waker.wake() }
+        subscribers.removeAll(keepingCapacity: true)
+    }
+
+    /// Deletes its journal (the session was deleted or expired).
+    func forget() {
+        let j = lock.withLock { () -> SessionJournal? in
+            defer { journal = nil }
+            return journal
+        }
+        j?.remove()
+    }
+
+    /// Ends the event streams: subscribers wake and find the session closed;
+    /// its pages leave the server's total.
     func close() {
+        lock.withLock { budget.release() }
         events.lock()
         closed = true
-        events.broadcast()
+        wakeSubscribers()
         events.unlock()
     }
 

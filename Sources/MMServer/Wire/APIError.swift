@@ -13,7 +13,9 @@ public struct APIError: Error, Equatable, Sendable {
         case limitExceeded = "limit_exceeded"
         /// interleave: the schedule runs a thread that cannot run (blocked or finished).
         case scheduleRejected = "schedule_rejected"
+        case tooManyRequests = "too_many_requests"
         case internalError = "internal"
+        case unavailable
 
         public var status: Int {
             switch self {
@@ -23,17 +25,22 @@ public struct APIError: Error, Equatable, Sendable {
             case .conflict: 409
             case .tooLarge: 413
             case .limitExceeded, .scheduleRejected: 422
+            case .tooManyRequests: 429
             case .internalError: 500
+            case .unavailable: 503
             }
         }
     }
 
     public let code: Code
     public let message: String
+    /// Seconds to send as `Retry-After` (429 and 503 answers).
+    public let retryAfter: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public static func badRequest(_ m: String) -> APIError { APIError(.badRequest, m) }
