@@ -11,7 +11,9 @@ the server the README starts takes a free port instead of 8080 (the README
 reads the URL the server prints, so it works either way).
 
 A block passes if every command in it succeeds and no answer in its output
-is a JSON error. Afterwards the server the README started must be gone (the
+is a JSON error. When a block is followed by a paragraph `prints` and a plain
+``` block, the block's output must contain each line of that block: the
+README's printed results are checked too. Afterwards the server the README started must be gone (the
 README shows how to stop it); if it is not, it is stopped here and that
 counts as a failure. Prints one line per block and `readme: N passed, N failed`.
 """
@@ -30,6 +32,12 @@ MARK = "::readme-block"
 
 def shell_blocks(text):
     """(line number, code) of each ```sh block."""
+    return [(line, code) for line, code, _ in shell_blocks_with_output(text)]
+
+
+def shell_blocks_with_output(text):
+    """(line number, code, expected output lines or None) of each ```sh block; the
+    expected lines are a plain ``` block that follows the paragraph `prints`."""
     blocks, lines, i = [], text.split("\n"), 0
     while i < len(lines):
         if lines[i].strip() == "```sh":
@@ -38,7 +46,16 @@ def shell_blocks(text):
             while i < len(lines) and lines[i].strip() != "```":
                 body.append(lines[i])
                 i += 1
-            blocks.append((start + 1, "\n".join(body)))
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            expected = None
+            if j + 1 < len(lines) and lines[j].strip() == "prints" and lines[j + 1].strip() == "```":
+                expected, k = [], j + 2
+                while k < len(lines) and lines[k].strip() != "```":
+                    expected.append(lines[k])
+                    k += 1
+            blocks.append((start + 1, "\n".join(body), expected))
         i += 1
     return blocks
 
@@ -54,7 +71,9 @@ def alive(pid):
 def main():
     readme = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "README.md")
     with open(readme) as f:
-        blocks = shell_blocks(f.read())
+        text = f.read()
+        blocks = shell_blocks(text)
+        expected = [e for _, _, e in shell_blocks_with_output(text)]
     if not blocks:
         print("readme: no ```sh blocks in %s" % readme)
         print("readme: 0 passed, 1 failed")
@@ -81,6 +100,10 @@ def main():
             failed += 1
         elif re.search(r'\{"error":\s*\{', m.group(1)):
             print("FAIL README.md:%d block %d: an answer was a JSON error" % (line, n + 1))
+            failed += 1
+        elif expected[n] is not None and any(e not in m.group(1).split("\n") for e in expected[n]):
+            missing = [e for e in expected[n] if e not in m.group(1).split("\n")]
+            print("FAIL README.md:%d block %d: printed output differs from the README: %s" % (line, n + 1, missing[:3]))
             failed += 1
         else:
             print("ok   README.md:%d block %d" % (line, n + 1))
