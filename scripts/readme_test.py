@@ -50,8 +50,11 @@ def shell_blocks_with_output(text):
             while j < len(lines) and not lines[j].strip():
                 j += 1
             expected = None
-            if j + 1 < len(lines) and lines[j].strip() == "prints" and lines[j + 1].strip() == "```":
-                expected, k = [], j + 2
+            f = j + 1
+            while f < len(lines) and not lines[f].strip():
+                f += 1
+            if f < len(lines) and lines[j].strip() == "prints" and lines[f].strip() == "```":
+                expected, k = [], f + 1
                 while k < len(lines) and lines[k].strip() != "```":
                     expected.append(lines[k])
                     k += 1
