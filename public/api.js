@@ -1,4 +1,4 @@
-// Thin client for the mmsim HTTP API (api.md). Every call goes through
+// Thin client for the mmsim HTTP API (docs/API.md). Every call goes through
 // request(), which turns an HTTP error's JSON body into an ApiError whose
 // message is the server's `error.message`.
 

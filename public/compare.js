@@ -32,7 +32,7 @@ async function perSession(ops, kernels, options) {
 async function serverCompare(ops, kernels, options) {
   const body = { kernels, ops };
   const on = Object.keys(options).filter((k) => options[k]);
-  if (on.length) body.options = on; // api.md: names of the options that are on
+  if (on.length) body.options = on; // docs/API.md: names of the options that are on
   try {
     const d = await api.compare(body);
     if (d && Array.isArray(d.columns) && d.stats) return { data: d, note: 'counters from POST /v1/compare' };

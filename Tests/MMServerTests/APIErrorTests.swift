@@ -141,6 +141,9 @@ final class APIErrorTests: APITestCase {
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.contentType, "application/json")
         XCTAssertEqual(r.json["status"].string, "ok")
+        // The same version `mmsim --version` prints.
+        let version = try CLIRun(try ServerProcess.locateBinary(), ["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(r.json["version"].string, version)
         let head = try s.raw("HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", head: true)
         XCTAssertEqual(head.status, 200)
         XCTAssertTrue(head.body.isEmpty)

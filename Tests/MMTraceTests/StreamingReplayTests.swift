@@ -34,7 +34,7 @@ final class StreamingReplayTests: XCTestCase {
         try String(contentsOf: url, encoding: .utf8).split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }.count
     }
 
-    /// kernel-model.md §10: ≥ 99 % of the real faults reproduced and ≥ 99 %
+    /// docs/KERNEL-MODEL.md §10: ≥ 99 % of the real faults reproduced and ≥ 99 %
     /// of their mmap_lock use matched under 6.18, for a shell pipeline, an
     /// interpreter importing modules, a compiler (vfork + exec of cc1 and
     /// as), a 4-thread compressor and a program that execs another.

@@ -7,7 +7,7 @@ import re
 
 STATUS_LINE = re.compile(rb"^HTTP/1\.[01] ([1-5][0-9][0-9]) [\x20-\x7e]*$")
 HEADER_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\x20-\x7e\t]*?)[ \t]*$")
-# Answers an API request may legitimately get (api.md "Conventions").
+# Answers an API request may legitimately get (docs/API.md "Conventions").
 API_STATUSES = {200, 201, 204, 400, 404, 405, 409, 413, 422}
 # Answers a malformed request may get from the HTTP layer.
 RAW_STATUSES = {100, 200, 201, 204, 400, 404, 405, 408, 409, 411, 413, 414, 417, 422, 431, 501, 503, 505}

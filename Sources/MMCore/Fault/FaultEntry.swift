@@ -1,5 +1,5 @@
 extension Simulation {
-    /// Process `pid` touches `address` (api.md "Faults").
+    /// Process `pid` touches `address` (docs/API.md "Faults").
     ///
     /// If the PTE already allows the access, no fault is taken (`fault: false`;
     /// the hardware sets the accessed/dirty bits). Otherwise the fault runs

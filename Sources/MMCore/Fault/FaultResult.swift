@@ -10,7 +10,7 @@ public enum LockCode: String, Sendable, Codable, CaseIterable {
     case RANGE_CHANGED, NOT_ANON, NO_ANON_VMA, UFFD_ARMED, ACCESS_ERROR, ACCESS_ERROR_SEGV
     case SWAP_RETRY, ANON_VMA_TRYLOCK_FAILED, NO_MAP_PAGES, IO_RETRY
 
-    /// api.md `lock.reason`; nil when the fault stayed on its first path.
+    /// docs/API.md `lock.reason`; nil when the fault stayed on its first path.
     public var reason: String? {
         switch self {
         case .LEGACY, .VMA_OK, .VMA_OK_TRYLOCK, .ACCESS_ERROR_SEGV: nil
@@ -75,7 +75,7 @@ enum FaultHandler: Int, CaseIterable {
     }
 }
 
-/// api.md `lock.path`.
+/// docs/API.md `lock.path`.
 public enum LockPath: String, Sendable, Codable {
     case vmaLock = "vma_lock"
     case mmapLock = "mmap_lock"
@@ -165,7 +165,7 @@ public struct FolioSnapshot: Sendable, Equatable {
     }
 }
 
-/// The answer of one simulated fault (api.md "Faults", docs/KERNEL-MODEL.md §9.1).
+/// The answer of one simulated fault (docs/API.md "Faults", docs/KERNEL-MODEL.md §9.1).
 public struct FaultResult: Sendable {
     public enum Outcome: String, Sendable, Codable { case handled, SIGSEGV, SIGBUS }
     public enum SiCode: String, Sendable, Codable { case SEGV_MAPERR, SEGV_ACCERR, SEGV_PKUERR, BUS_ADRERR }

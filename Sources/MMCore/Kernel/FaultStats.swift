@@ -1,4 +1,4 @@
-/// Fault counters (api.md "Statistics"): the CONFIG_PER_VMA_LOCK_STATS classes
+/// Fault counters (docs/API.md "Statistics"): the CONFIG_PER_VMA_LOCK_STATS classes
 /// (vma_lock_success / abort / retry / miss), faults finished under mmap_lock,
 /// and counts by §9.1 code, by handler and by signal.
 extension Simulation {

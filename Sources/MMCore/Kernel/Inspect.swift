@@ -1,7 +1,7 @@
-/// Read-only views of the simulated machine for the API (api.md "pages",
+/// Read-only views of the simulated machine for the API (docs/API.md "pages",
 /// "anon_vmas", "stats"). Nothing here changes state.
 
-/// One page of a process with a page-table entry (api.md `pages`).
+/// One page of a process with a page-table entry (docs/API.md `pages`).
 public struct PageInfo: Sendable, Equatable {
     /// The page's virtual address.
     public var address: UInt64
@@ -58,7 +58,7 @@ public struct FolioInfo: Sendable, Equatable {
     }
 }
 
-/// One anon_vma of the session's forest (api.md `anon_vmas`).
+/// One anon_vma of the session's forest (docs/API.md `anon_vmas`).
 public struct AnonVMAInfo: Sendable, Equatable {
     public struct Chain: Sendable, Equatable {
         public var pid: Int

@@ -1,4 +1,4 @@
-/// Per-session counters (api.md "Statistics").
+/// Per-session counters (docs/API.md "Statistics").
 public struct Stats: Sendable, Equatable, Codable {
     public struct Faults: Sendable, Equatable, Codable {
         public var total = 0

@@ -1,4 +1,4 @@
-/// Which neighbour a merge joined (api.md `effects.merged`).
+/// Which neighbour a merge joined (docs/API.md `effects.merged`).
 public enum MergeSide: String, Sendable, Codable { case prev, next, both }
 
 /// What dup_mmap() did with one parent VMA (docs/KERNEL-MODEL.md §6).

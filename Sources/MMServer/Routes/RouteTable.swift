@@ -10,8 +10,8 @@ enum RouteTable {
     static let process = "/v1/sessions/{sid}/processes/{pid}"
 
     static let all: [Route] = [
-        Route(.get, "/healthz", "Liveness and the number of live sessions", answer: #"{"status": "ok", "sessions": N}"#) { (app, _) throws(APIError) in
-            app.json(.object([("status", .string("ok")), ("sessions", .num(app.store.count))]))
+        Route(.get, "/healthz", "Liveness, the version and the number of live sessions", answer: #"{"status": "ok", "version", "sessions": N}"#) { (app, _) throws(APIError) in
+            app.json(.object([("status", .string("ok")), ("version", .string(MMServerInfo.version)), ("sessions", .num(app.store.count))]))
         },
         Route(.get, "/metrics", "Prometheus metrics: requests by route and status, latency, sessions, faults by lock",
               contentType: "text/plain; version=0.0.4; charset=utf-8", answer: "Prometheus text exposition") { (app, r) throws(APIError) in
