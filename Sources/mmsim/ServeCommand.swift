@@ -92,9 +92,9 @@ struct Serve: ParsableCommand {
             placeholder = page
         }
         defer { placeholder?.remove() }
-        let (http, _): (HTTPServer, MMSimApp)
+        let (http, app): (HTTPServer, MMSimApp)
         do {
-            (http, _) = try MMSimService.start(config: server) { line in say(line) }
+            (http, app) = try MMSimService.start(config: server) { line in say(line) }
         } catch {
             complain("mmsim: \(error)")
             throw ExitCode.failure
@@ -103,6 +103,7 @@ struct Serve: ParsableCommand {
         say("mmsim \(MMServerInfo.version): page \(placeholder == nil ? server.publicDir : "not found"), config \(config ?? resources.configFile ?? "defaults"), default kernel \(server.defaultKernel)")
         http.installSignalHandlers(exitProcess: false)
         http.waitUntilStopped()
+        app.store.syncJournals()   // every answered operation on disk before exit, whatever the durability
         say("mmsim stopped")
     }
 }
