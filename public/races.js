@@ -40,7 +40,14 @@ function exploreBody(pid) {
 
 function renderPrograms(threads) {
   $('#race-programs').innerHTML = Object.entries(threads).map(([t, ops]) =>
-    `<label class="race-program"><span>${esc(t)}</span><textarea data-testid="race-program" data-thread="${esc(t)}" rows="${Math.max(2, ops.length + 1)}" spellcheck="false">${esc(programText(ops))}</textarea></label>`).join('');
+    `<label class="race-program"><span>${esc(t)}</span><textarea data-testid="race-program" data-thread="${esc(t)}" rows="2" spellcheck="false">${esc(programText(ops))}</textarea></label>`).join('');
+  for (const ta of $$('[data-testid="race-program"]')) fitProgram(ta);
+}
+
+/** A program shows whole: its operations wrap (one per line still), and the box grows to fit them. */
+function fitProgram(ta) {
+  ta.style.height = 'auto';
+  ta.style.height = `${ta.scrollHeight + 2}px`;
 }
 
 function showPreset() {
@@ -50,7 +57,7 @@ function showPreset() {
 
 async function doSetup() {
   const preset = racePreset($('#race-preset').value);
-  if (!state.live) throw new Error('open or create a session first');
+  if (!state.live) await hooks.createSession(); // as Run in this session does
   const sid = state.live.id;
   let pid = state.pid;
   const procs = (state.live.processes || []).filter((p) => p.state !== 'exited');
@@ -239,7 +246,12 @@ async function compareModels() {
   setStatus(`races: compared ${rows.length} models`);
 }
 
-export function initRaces() {
+const hooks = { createSession: async () => { throw new Error('open or create a session first'); } };
+
+/** `createSession`: makes and opens a session from the session bar (Set up uses it when none is open). */
+export function initRaces({ createSession } = {}) {
+  if (createSession) hooks.createSession = createSession;
+  $('#race-programs').addEventListener('input', (ev) => { if (ev.target.matches('[data-testid="race-program"]')) fitProgram(ev.target); });
   $('#race-preset').innerHTML = RACE_PRESETS.map((p) => `<option value="${p.id}">${esc(p.title)}</option>`).join('');
   $('#race-preset').addEventListener('change', showPreset);
   showPreset();
