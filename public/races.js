@@ -243,6 +243,7 @@ async function compareModels() {
   }).join('');
   $('#race-compare').innerHTML = `<div class="table-wrap"><table class="cmp-table race-cmp" data-testid="race-compare-table"><caption>${esc(setup.preset.id)} under every model: does the detector fire in some schedule?</caption><thead><tr><th scope="col">model</th>${head}<th scope="col">schedules</th></tr></thead><tbody>${body}</tbody></table></div>`
     + (dets.length ? '' : '<p class="muted small">No detector fired under any model.</p>');
+  $('#race-compare').scrollIntoView({ block: 'nearest', behavior: 'smooth' }); // the table is below the explore results
   setStatus(`races: compared ${rows.length} models`);
 }
 
@@ -258,7 +259,11 @@ export function initRaces({ createSession } = {}) {
   clearResults();
   $('#race-setup').addEventListener('click', () => guarded('setting up the race', doSetup));
   $('#race-form').addEventListener('submit', (ev) => { ev.preventDefault(); guarded('exploring schedules', doExplore); });
-  $('#race-compare-run').addEventListener('click', () => { $('#race-compare').innerHTML = '<p class="muted">running every model…</p>'; guarded('comparing models', compareModels); });
+  $('#race-compare-run').addEventListener('click', () => {
+    $('#race-compare').innerHTML = '<p class="muted">running every model…</p>';
+    $('#race-compare').scrollIntoView({ block: 'nearest' });
+    guarded('comparing models', compareModels);
+  });
   for (const [id, f] of [['#race-first', () => 0], ['#race-prev', () => cur - 1], ['#race-next', () => cur + 1], ['#race-last', () => Infinity]]) {
     $(id).addEventListener('click', () => go(f()));
   }
