@@ -52,7 +52,8 @@ export const api = {
     return Array.isArray(d) ? { kernels: d } : { ...d, kernels: d.kernels || [] };
   },
   openapi: () => request('GET', '/openapi.json'),
-  sessions: async () => (await request('GET', '/v1/sessions')).sessions || [],
+  /** The sessions among ids that still exist (GET /v1/sessions lists only the ids presented). */
+  sessions: async (ids) => (await request('GET', `/v1/sessions?ids=${ids.map(enc).join(',')}`)).sessions || [],
   createSession: (kernel, options, name) =>
     request('POST', '/v1/sessions', { kernel, options, ...(name ? { name } : {}) }),
   session: (sid) => request('GET', S(sid)),

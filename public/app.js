@@ -1,5 +1,5 @@
 // Entry point: session bar, processes, scenarios, tabs and rendering.
-import { api } from './api.js';
+import { api, ApiError } from './api.js';
 import { state, on, refresh, guarded, clearError, setStatus, selectProcess } from './store.js';
 import { renderStrip, renderTable, addressAt } from './strip.js';
 import { renderForest } from './forest.js';
@@ -11,6 +11,7 @@ import { initTrace } from './trace.js';
 import { renderPlot, initPlot } from './plot.js';
 import { initRaces, resetRaces } from './races.js';
 import { SCENARIOS, scenarioById, runOps } from './scenarios.js';
+import { knownSessions, rememberSession, forgetSessions } from './sessions.js';
 import { esc, lockSummary, $, $$ } from './util.js';
 
 window.__mmsimLastRenderMs = null;
@@ -24,7 +25,16 @@ async function createSession() {
 
 async function openSession(id, summary) {
   if (state.snapshot) await backToLive();
-  const s = summary || await api.session(id);
+  let s = summary;
+  if (!s) {
+    try {
+      s = await api.session(id);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) { forgetSessions([id]); listSessions(); }
+      throw e;
+    }
+  }
+  rememberSession(s.id);
   state.live = s;
   state.view = s;
   state.pid = null;
@@ -43,7 +53,21 @@ async function openSession(id, summary) {
   clearError();
   await openTimeline(s.id);
   await refresh();
+  listSessions();
   setStatus(`opened session ${s.id} (${s.kernel})`);
+}
+
+/** Fills "Yours" and the id field's suggestions with the remembered sessions the server still has. */
+async function listSessions() {
+  let list;
+  try { list = await knownSessions(); } catch { return; } // the server is away: keep what is shown
+  const when = (t) => { const d = new Date(t); return isNaN(d) ? '' : ` · ${d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })}`; };
+  const label = (s) => `${s.kernel}${s.name ? ` “${s.name}”` : ''} · ${s.id.slice(0, 8)}${when(s.created_at)}`;
+  const cur = state.live?.id;
+  $('#session-recent').innerHTML = (list.length ? `<option value="">${list.length} session${list.length === 1 ? '' : 's'}…</option>` : '<option value="">none yet</option>')
+    + list.map((s) => `<option value="${esc(s.id)}" data-testid="session-recent-item"${s.id === cur ? ' disabled' : ''}>${esc(label(s))}${s.id === cur ? ' (open)' : ''}</option>`).join('');
+  $('#session-recent').value = '';
+  $('#session-list').innerHTML = list.map((s) => `<option value="${esc(s.id)}">${esc(label(s))}</option>`).join('');
 }
 
 async function openFromHash() {
@@ -176,7 +200,7 @@ async function init() {
   initCompare();
   initTrace();
   initPlot();
-  initRaces();
+  initRaces({ createSession });
   $('#scenario-select').innerHTML = SCENARIOS.map((s) => `<option value="${s.id}">${esc(s.title)}</option>`).join('');
   const showText = () => { $('#scenario-text').textContent = scenarioById($('#scenario-select').value).text; };
   $('#scenario-select').addEventListener('change', showText);
@@ -190,8 +214,10 @@ async function init() {
     const id = $('#open-id').value.trim();
     if (id) guarded(`opening session ${id}`, () => openSession(id));
   });
-  $('#open-id').addEventListener('focus', () => {
-    api.sessions().then((l) => { $('#session-list').innerHTML = l.map((s) => `<option value="${esc(s.id)}">${esc(s.kernel)} ${esc(s.name || '')}</option>`).join(''); }, () => {});
+  $('#open-id').addEventListener('focus', listSessions);
+  $('#session-recent').addEventListener('change', (ev) => {
+    const id = ev.target.value;
+    if (id) guarded(`opening session ${id}`, () => openSession(id));
   });
   $('#error-close').addEventListener('click', clearError);
   $('#scenario-form').addEventListener('submit', (ev) => { ev.preventDefault(); guarded('running the scenario', runScenario); });
@@ -228,6 +254,7 @@ async function init() {
   renderModelForms();
   renderCompareKernels();
   render();
+  await listSessions();
   await openFromHash();
   document.body.dataset.ready = 'true';
 }

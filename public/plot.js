@@ -58,7 +58,10 @@ export function renderPlot() {
   const { pts, spans, ops } = faultPoints(state.live ? timelineEntries() : []);
   current = pts;
   if (!pts.length) {
-    root.innerHTML = `<figcaption class="muted small">Fault timeline: no fault yet${state.live ? '' : ' (no session)'}.</figcaption>`;
+    const counted = state.live ? state.stats?.faults?.total ?? 0 : 0;
+    root.innerHTML = `<figcaption class="muted small">Fault timeline: ${!state.live ? 'no fault yet (no session)'
+      : counted ? `the ${counted} fault${counted === 1 ? '' : 's'} counted above came from inside other operations (e.g. populating a mapping), not from fault operations`
+        : 'no fault yet'}.</figcaption>`;
     return;
   }
   const pages = [...new Set(pts.map((p) => Math.floor(addr(p.address) / 4096)))].sort((a, b) => a - b);

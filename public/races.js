@@ -40,7 +40,14 @@ function exploreBody(pid) {
 
 function renderPrograms(threads) {
   $('#race-programs').innerHTML = Object.entries(threads).map(([t, ops]) =>
-    `<label class="race-program"><span>${esc(t)}</span><textarea data-testid="race-program" data-thread="${esc(t)}" rows="${Math.max(2, ops.length + 1)}" spellcheck="false">${esc(programText(ops))}</textarea></label>`).join('');
+    `<label class="race-program"><span>${esc(t)}</span><textarea data-testid="race-program" data-thread="${esc(t)}" rows="2" spellcheck="false">${esc(programText(ops))}</textarea></label>`).join('');
+  for (const ta of $$('[data-testid="race-program"]')) fitProgram(ta);
+}
+
+/** A program shows whole: its operations wrap (one per line still), and the box grows to fit them. */
+function fitProgram(ta) {
+  ta.style.height = 'auto';
+  ta.style.height = `${ta.scrollHeight + 2}px`;
 }
 
 function showPreset() {
@@ -50,7 +57,7 @@ function showPreset() {
 
 async function doSetup() {
   const preset = racePreset($('#race-preset').value);
-  if (!state.live) throw new Error('open or create a session first');
+  if (!state.live) await hooks.createSession(); // as Run in this session does
   const sid = state.live.id;
   let pid = state.pid;
   const procs = (state.live.processes || []).filter((p) => p.state !== 'exited');
@@ -236,17 +243,27 @@ async function compareModels() {
   }).join('');
   $('#race-compare').innerHTML = `<div class="table-wrap"><table class="cmp-table race-cmp" data-testid="race-compare-table"><caption>${esc(setup.preset.id)} under every model: does the detector fire in some schedule?</caption><thead><tr><th scope="col">model</th>${head}<th scope="col">schedules</th></tr></thead><tbody>${body}</tbody></table></div>`
     + (dets.length ? '' : '<p class="muted small">No detector fired under any model.</p>');
+  $('#race-compare').scrollIntoView({ block: 'nearest', behavior: 'smooth' }); // the table is below the explore results
   setStatus(`races: compared ${rows.length} models`);
 }
 
-export function initRaces() {
+const hooks = { createSession: async () => { throw new Error('open or create a session first'); } };
+
+/** `createSession`: makes and opens a session from the session bar (Set up uses it when none is open). */
+export function initRaces({ createSession } = {}) {
+  if (createSession) hooks.createSession = createSession;
+  $('#race-programs').addEventListener('input', (ev) => { if (ev.target.matches('[data-testid="race-program"]')) fitProgram(ev.target); });
   $('#race-preset').innerHTML = RACE_PRESETS.map((p) => `<option value="${p.id}">${esc(p.title)}</option>`).join('');
   $('#race-preset').addEventListener('change', showPreset);
   showPreset();
   clearResults();
   $('#race-setup').addEventListener('click', () => guarded('setting up the race', doSetup));
   $('#race-form').addEventListener('submit', (ev) => { ev.preventDefault(); guarded('exploring schedules', doExplore); });
-  $('#race-compare-run').addEventListener('click', () => { $('#race-compare').innerHTML = '<p class="muted">running every model…</p>'; guarded('comparing models', compareModels); });
+  $('#race-compare-run').addEventListener('click', () => {
+    $('#race-compare').innerHTML = '<p class="muted">running every model…</p>';
+    $('#race-compare').scrollIntoView({ block: 'nearest' });
+    guarded('comparing models', compareModels);
+  });
   for (const [id, f] of [['#race-first', () => 0], ['#race-prev', () => cur - 1], ['#race-next', () => cur + 1], ['#race-last', () => Infinity]]) {
     $(id).addEventListener('click', () => go(f()));
   }

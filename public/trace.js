@@ -25,6 +25,8 @@ function list(title, items, testid, cls) {
 }
 
 const ratio = (x) => (typeof x === 'number' ? x.toFixed(3) : '–');
+/** "n / of = ratio", or what an empty denominator means (nothing to agree with is not agreement). */
+const agreement = (n, of, r, none) => (of === 0 ? `<span class="muted">${esc(none)}</span>` : `${esc(n)} / ${esc(of)} = ${ratio(r)}`);
 
 /** The report of one replay (maps imports answer {pid, lines}). */
 export function reportHtml(name, format, r) {
@@ -34,7 +36,7 @@ export function reportHtml(name, format, r) {
   const head = [`<b>${esc(name)}</b> (${esc(format)})`, `${applied} line${applied === 1 ? '' : 's'} applied`, `${r.skipped ?? skipped.length} skipped`];
   const procs = r.processes ? Object.entries(r.processes).map(([real, sim]) => `${esc(real)} → pid ${esc(sim)}`).join(', ') : (r.pid != null ? `into pid ${esc(r.pid)}` : '');
   const ag = r.agreement;
-  const agree = ag ? `<dl class="replay-facts"><dt>faults reproduced</dt><dd>${esc(ag.faults_reproduced)} / ${esc(ag.real_faults)} = ${ratio(ag.fault_ratio)}</dd><dt>mmap_lock use matching</dt><dd>${esc(ag.lock_agreeing)} / ${esc(ag.lock_observed)} = ${ratio(ag.lock_ratio)}</dd></dl>` : '';
+  const agree = ag ? `<dl class="replay-facts"><dt>faults reproduced</dt><dd data-testid="trace-fault-agreement">${agreement(ag.faults_reproduced, ag.real_faults, ag.fault_ratio, 'no fault in the trace')}</dd><dt>mmap_lock use matching</dt><dd data-testid="trace-lock-agreement">${agreement(ag.lock_agreeing, ag.lock_observed, ag.lock_ratio, 'no mmap_lock event in the trace')}</dd></dl>` : '';
   const warnings = [
     ...(Array.isArray(r.warnings) ? r.warnings.map((w) => `<li>${esc(typeof w === 'string' ? w : (w.line != null ? `line ${w.line}: ` : '') + (w.what ?? w.message ?? JSON.stringify(w)))}</li>`) : []),
     ...skipped.map((l) => `<li><span class="seq">line ${esc(l.line)}</span> ${l.pid != null ? `pid ${esc(l.pid)}: ` : ''}${esc(l.what)}</li>`),

@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from browser import SHOTS  # noqa: E402  (exits, naming the package, if selenium is missing)
 from browser.driver import make_driver  # noqa: E402
-from browser.friction import fork_fault_label_check, model_lists_check, pgoff_check, results_in_view_check  # noqa: E402
+from browser.friction import (fork_fault_label_check, model_lists_check, pgoff_check, races_fresh_setup_check,  # noqa: E402
+                              results_in_view_check)
 from browser.libc import libc_checks  # noqa: E402
 from browser.page import Page  # noqa: E402
 from browser.results import FAILED, PASSED, check  # noqa: E402
@@ -28,6 +29,7 @@ from browser.scenarios import (compare_check, error_check, fork_forest_check, ke
                                live_update_check, other_scenarios_check, perf_check)
 from browser.races import races_check  # noqa: E402
 from browser.server import start_server  # noqa: E402
+from browser.sessions import session_list_check  # noqa: E402
 from browser.trace import maps_strace_upload_check, perf_upload_check, plot_scenario_check  # noqa: E402
 
 
@@ -50,7 +52,8 @@ def run_all(d, base):
                      ("results in view", lambda: results_in_view_check(p)), ("fork label", lambda: fork_fault_label_check(p)),
                      ("pgoff", lambda: pgoff_check(p)), ("perf upload", lambda: perf_upload_check(p, base)),
                      ("plot", lambda: plot_scenario_check(p)), ("maps and strace upload", lambda: maps_strace_upload_check(p)),
-                     ("races", lambda: races_check(p, base))):
+                     ("races", lambda: races_check(p, base)), ("races set up without a session", lambda: races_fresh_setup_check(p)),
+                     ("session list", lambda: session_list_check(p, base))):
         try:
             fn()
         except Exception as e:

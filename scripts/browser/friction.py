@@ -96,3 +96,22 @@ def pgoff_check(p):
     check("VMA table: no column header cut short", not heads, str(heads))
     wide = p.d.execute_script("const w = document.getElementById('vma-table'); return [w.scrollWidth, w.clientWidth]")
     check("VMA table: fits the panel without horizontal scrolling", wide[0] <= wide[1] + 1, str(wide))
+
+
+def races_fresh_setup_check(p):
+    """Set up with no session open makes one (as Run in this session does); the thread programs show whole."""
+    from selenium.webdriver.support.ui import Select
+    p.d.get(p.base)
+    p.wait(lambda: p.d.execute_script("return document.body.dataset.ready") == "true", 30, "the page to load")
+    p.tab("races")
+    Select(p.one('[data-testid="race-preset"]')).select_by_value("S6")
+    p.click('[data-testid="race-setup"]')
+    p.wait(lambda: len(p.tid("race-program")) == 3, 30, "the programs of S6")
+    p.idle()
+    err = p.one('[data-testid="error"]').is_displayed()
+    sid = p.d.execute_script("return new URLSearchParams(location.hash.slice(1)).get('session')")
+    check("races: Set up with no session open creates one instead of failing", sid and not err and p.tid("session-kernel"), f"{sid} error={err}")
+    fit = p.d.execute_script("""return Array.from(document.querySelectorAll('[data-testid=race-program]')).map(t => ({
+        t: t.dataset.thread, h: t.scrollHeight - t.clientHeight, w: t.scrollWidth - t.clientWidth, lines: t.value.split('\\n').length}))""")
+    check("races: every thread program shows whole (no scrolling either way)", fit and all(f["h"] <= 1 and f["w"] <= 1 for f in fit), str(fit))
+    p.shot("races-fresh-setup")

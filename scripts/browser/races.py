@@ -6,6 +6,7 @@ every kernel of GET /v1/kernels."""
 
 import json
 import re
+import time
 
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -266,6 +267,10 @@ def races_check(p, base):
     check("races: Compare models has a row per kernel of GET /v1/kernels", [r["kernel"] for r in rows] == ids, str([r["kernel"] for r in rows]))
     check("races: Compare models — D1 fires under v3-no-26, never under 6.18",
           "D1" in by.get("v3-no-26", set()) and not (by.get("6.18", set()) - LATENT), str(by))
+    time.sleep(0.8)  # smooth scrolling
+    r = p.d.execute_script("""const t = document.querySelector('[data-testid=race-compare-table]').getBoundingClientRect();
+        const c = document.querySelector('.col.center').getBoundingClientRect(); return {top: t.top, ctop: c.top, cbottom: c.bottom}""")
+    check("races: Compare models brings its table into view", r["ctop"] - 1 <= r["top"] < r["cbottom"], str(r))
     p.shot("races-compare")
     wait_arrows_check(p, base)
     typed_schedule_check(p, base)

@@ -121,4 +121,12 @@ def maps_strace_upload_check(p):
     warn = p.d.execute_script("return Array.from(document.querySelectorAll('[data-testid=trace-warnings] li')).map(l => l.textContent)")
     check("upload: strace detected, its unrecognised line 2 reported as a warning",
           "(strace)" in summary and len(warn) == 1 and "line 2" in warn[0], f"{summary!r} {warn}")
+    fa = p.one('[data-testid="trace-fault-agreement"]').text
+    check("upload: a trace without faults says so instead of '0 / 0 = 1.000'", "no fault in the trace" in fa and "1.000" not in fa, fa)
+    sid = p.d.execute_script("return location.hash.split('session=')[1]")
+    _, stats = http(p.base, "GET", f"/v1/sessions/{sid}/stats")
+    n = stats["faults"]["total"]
+    cap = p.one('[data-testid="fault-plot"]').text
+    check("plot: with faults counted but none a fault operation, the empty plot says where they came from",
+          (n == 0 and "no fault yet" in cap) or (n > 0 and f"{n} fault" in cap and "not from fault operations" in cap), f"{n}: {cap}")
     p.shot("trace-strace-uploaded")
