@@ -17,7 +17,7 @@ final class HTTPConnection: @unchecked Sendable {
     /// The client's address (numeric), for per-client limits and `HTTPRequest.clientAddress`.
     let peer: String
     unowned(unsafe) let loop: HTTPEventLoop
-    private var parser: HTTPParser
+    var parser: HTTPParser
     /// Bytes to send, from `outOffset` on.
     var out: [UInt8] = []
     private var outOffset = 0
@@ -33,7 +33,7 @@ final class HTTPConnection: @unchecked Sendable {
     /// A request is being answered off the loop; the connection is not in epoll.
     private(set) var isBusy = false
     /// Close once `out` is sent (no more requests are read).
-    private var closeAfterFlush = false
+    var closeAfterFlush = false
     /// The peer closed its sending side.
     private var peerClosed = false
     /// Lingering close: our side is shut down, reading until the peer closes or this deadline.
@@ -67,6 +67,9 @@ final class HTTPConnection: @unchecked Sendable {
         self.peer = peer
         self.loop = loop
         self.parser = HTTPParser(limits: loop.server.configuration.limits.parserLimits)
+        if let streaming = loop.server.handler as? any HTTPStreamingHandler {
+            parser.streamedBodyLimit = { streaming.streamedBodyLimit($0) }
+        }
         self.lastActivity = now
         self.lastSend = now
     }
@@ -181,7 +184,13 @@ final class HTTPConnection: @unchecked Sendable {
             let request = parsed
             if let limiter = server.requestLimiter, let wait = limiter.take(peer) {
                 refuse(request, retryAfter: wait)
+                if request.bodyIsStreamed { closeAfterFlush = true }  // its body was not read
                 continue
+            }
+            if request.bodyIsStreamed, let streaming = server.handler as? any HTTPStreamingHandler {
+                // The body is read and fed to the route's sink on a worker (HTTPConnectionBodyStream.swift).
+                handOff { [self] in receiveStreamedBody(request, streaming, started: monotonicMicros()) }
+                return false
             }
             if server.handler.answersSlowly(request) {
                 handOff { [self] in answer(request, started: monotonicMicros()) }

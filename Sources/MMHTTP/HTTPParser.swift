@@ -73,6 +73,16 @@ public enum HTTPParserError: Error, Hashable, Sendable, CustomStringConvertible 
     public var description: String { "\(code): \(message)" }
 }
 
+/// A step of a streamed body (``HTTPParser/nextBodyBytes()``).
+public enum HTTPBodyBytes: Sendable, Equatable {
+    /// Decoded body bytes.
+    case data([UInt8])
+    /// Feed more input.
+    case needMore
+    /// The body is complete.
+    case end
+}
+
 /// An incremental HTTP/1.1 request decoder.
 ///
 /// Feed it bytes as they arrive (any split, even one byte at a time) with `feed(_:)`
@@ -116,6 +126,20 @@ public struct HTTPParser: Sendable {
     private var continuePending = false
     /// Bytes of empty lines consumed before the request line being awaited.
     private var preludeBytes = 0
+    /// The body limit of the current request (``HTTPParserLimits/maxBodyBytes``,
+    /// or what ``streamedBodyLimit`` gave) and its decoded bytes so far.
+    private var bodyLimit = 0
+    private var bodyReceived = 0
+    /// The current request's body is handed out by ``nextBodyBytes()``
+    /// instead of being collected; `streamEnded`: all of it was decoded.
+    private var streaming = false
+    private var streamEnded = false
+
+    /// Asked once a request's head is complete and its framing valid: a
+    /// byte limit to take its body as it arrives (``nextRequest()`` then
+    /// returns the head with ``HTTPRequest/bodyIsStreamed`` and the body
+    /// comes from ``nextBodyBytes()``), or nil to collect it whole as usual.
+    public var streamedBodyLimit: (@Sendable (HTTPRequest) -> Int?)?
 
     /// Creates a decoder enforcing `limits`.
     public init(limits: HTTPParserLimits = HTTPParserLimits()) {
@@ -172,15 +196,45 @@ public struct HTTPParser: Sendable {
         }
     }
 
-    /// Returns the next complete request, or `nil` if more bytes are needed.
+    /// Returns the next complete request, or `nil` if more bytes are needed
+    /// (always `nil` while a streamed body is being read).
     public mutating func nextRequest() throws(HTTPParserError) -> HTTPRequest? {
         if case .failed(let error) = state { throw error }
+        if streaming { return nil }
         do {
             return try step()
         } catch {
             state = .failed(error)
             throw error
         }
+    }
+
+    /// The next decoded bytes of a streamed body (``streamedBodyLimit``):
+    /// `.data` as they are decoded (at most what was fed), `.needMore` when
+    /// more must be fed, `.end` once the body (and its trailers) is complete;
+    /// after `.end` the parser reads the next request. Errors are sticky, as
+    /// for ``nextRequest()``; over the limit it throws ``HTTPParserError/bodyTooLarge``.
+    public mutating func nextBodyBytes() throws(HTTPParserError) -> HTTPBodyBytes {
+        if case .failed(let error) = state { throw error }
+        guard streaming else { return .end }
+        if !streamEnded {
+            do {
+                _ = try step()
+            } catch {
+                state = .failed(error)
+                throw error
+            }
+        }
+        if !body.isEmpty {
+            defer { body.removeAll(keepingCapacity: true) }
+            return .data(body)
+        }
+        if streamEnded {
+            streaming = false
+            streamEnded = false
+            return .end
+        }
+        return .needMore
     }
 
     private mutating func compact() {
@@ -238,6 +292,7 @@ public struct HTTPParser: Sendable {
         let take = min(remaining, buffer.count - start)
         body.append(contentsOf: buffer[start..<(start + take)])
         start += take
+        bodyReceived += take
         return take
     }
 
@@ -289,7 +344,7 @@ public struct HTTPParser: Sendable {
                     sectionBytes = 0
                     state = .trailers
                 } else {
-                    if size > limits.maxBodyBytes - body.count { throw .bodyTooLarge }
+                    if size > bodyLimit - bodyReceived { throw .bodyTooLarge }
                     state = .chunkData(remaining: size)
                 }
             case .chunkData(let remaining):
@@ -341,22 +396,48 @@ public struct HTTPParser: Sendable {
             if head.version == .http1_0 { throw .invalidTransferEncoding }
             if unknownCoding { throw .unsupportedTransferEncoding }
             if chunkedCount != 1 { throw .invalidTransferEncoding }
-            state = .chunkSize
-            continuePending = head.version != .http1_0 && head.headers.containsToken("100-continue", in: "Expect")
-            return nil
         }
         let length = contentLength ?? 0
-        if length > limits.maxBodyBytes { throw .bodyTooLarge }
-        if length == 0 { return complete() }
-        body.reserveCapacity(min(length, 1 << 20))
-        state = .body(remaining: length)
+        bodyReceived = 0
+        bodyLimit = limits.maxBodyBytes
+        // A route that takes its body as it arrives decides from the head
+        // (only for a body that is there: an empty one is collected as usual).
+        if sawTransferEncoding || length > 0, let decide = streamedBodyLimit,
+           let limit = decide(HTTPRequest(method: head.method, path: head.path, query: head.query,
+                                          version: head.version, headers: head.headers)) {
+            bodyLimit = limit
+            streaming = true
+            streamEnded = false
+        }
+        if sawTransferEncoding {
+            state = .chunkSize
+        } else {
+            if length > bodyLimit { streaming = false; throw .bodyTooLarge }
+            if length == 0 { return complete() }
+            if !streaming { body.reserveCapacity(min(length, 1 << 20)) }
+            state = .body(remaining: length)
+        }
         continuePending = head.version != .http1_0 && head.headers.containsToken("100-continue", in: "Expect")
-        return nil
+        guard streaming else { return nil }
+        // The head goes out now; the body follows through nextBodyBytes().
+        var request = HTTPRequest(method: head.method, path: head.path, query: head.query,
+                                  version: head.version, headers: head.headers)
+        request.bodyIsStreamed = true
+        return request
     }
 
-    private mutating func complete() -> HTTPRequest {
+    /// The request is complete (nil for a streamed body: its end is
+    /// reported by ``nextBodyBytes()``, and `step` stops here).
+    private mutating func complete() -> HTTPRequest? {
         let head = pending!
         pending = nil
+        if streaming {
+            streamEnded = true
+            state = .requestLine
+            sectionBytes = 0
+            continuePending = false
+            return nil
+        }
         let request = HTTPRequest(method: head.method, path: head.path, query: head.query,
                                   version: head.version, headers: head.headers, body: body)
         body = []

@@ -168,6 +168,10 @@ public struct HTTPRequest: Sendable {
     /// The peer's address in numeric form (`127.0.0.1`, `::1`); `-` when unknown
     /// (a request built in a test). Set by the server.
     public var clientAddress = "-"
+    /// The body is not in ``body``: the handler's route declared that it
+    /// takes the body as it arrives (``HTTPStreamingHandler``), so the
+    /// request is handed over after its head and the body goes to a sink.
+    public var bodyIsStreamed = false
 
     /// Creates a request; used by the parser and handy in handler tests.
     public init(method: HTTPMethod, path: String, query: String? = nil, version: HTTPVersion = .http1_1,

@@ -106,6 +106,13 @@ public final class TraceReplay {
         copy.withUnsafeBytes { feed($0) }
     }
 
+    /// Feeds the whole file at `path`, read in 1 MiB blocks (never whole);
+    /// false if it cannot be opened.
+    public func feed(contentsOf path: String) -> Bool {
+        do { try TraceBundle.stream(path) { feed($0) } } catch { return false }
+        return true
+    }
+
     /// Ends the input: the last partial line, syscalls still pending, open
     /// fault windows. Returns the report, or throws when the format was
     /// not recognised.

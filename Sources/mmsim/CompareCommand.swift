@@ -5,8 +5,10 @@ import MMServer
 import MMTrace
 import MMHTTP
 
-/// `mmsim compare TRACE`: replays a trace under several kernel models and
-/// prints one table of fault lock paths, fallbacks and anon_vma decisions.
+/// `mmsim compare TRACE`: replays a trace under several kernel models, each
+/// streamed from the file, and prints one table of fault lock paths,
+/// fallbacks and anon_vma decisions, with the input's line counts and
+/// warnings. Exits 1 when the format is not recognised, 2 when nothing was replayed.
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a trace under several kernel models and compare their lock paths.")
@@ -18,6 +20,9 @@ struct Compare: ParsableCommand {
 
     @Flag(help: "List each fault where the 6.18 replay disagrees with the real kernel (perf traces).")
     var disagreements = false
+
+    @Flag(help: "Print each column's report as JSON (the API's replay report and statistics, ReportJSON).")
+    var json = false
 
     /// The kernel models named by `--kernels`, in order.
     var models: [KernelModel] {
@@ -31,12 +36,23 @@ struct Compare: ParsableCommand {
         let bundle = try trace.load()
         let columns = ComparisonColumn.grid(models: models, options: trace.options)
         let (comparison, reports) = trace.run(bundle, columns: columns)
-        print("trace: \(trace.trace) (\(bundle.format), \(bundle.events.count) events)")
+        if json {
+            let cols: [JSONValue] = zip(columns, comparison.columns).compactMap { c, col in
+                reports[c.label].map { .object([("kernel", .string(c.label))] + ReportJSON.replay($0, stats: col.stats)) }
+            }
+            print(String(decoding: JSONWriter.encode(.object([("trace", .string(trace.trace)), ("format", .string(bundle.format)),
+                                                              ("columns", .array(cols))])), as: UTF8.self))
+            if let first = reports[columns[0].label] { try TraceOptions.failIfNothingReplayed(first) }
+            return
+        }
+        print("trace: \(trace.trace) (\(bundle.format))")
         print(comparison.table(), terminator: "")
+        if let r = reports[columns[0].label] { TraceOptions.lineCounts(r).forEach { print($0) } }
         if let r = reports[columns[0].label] { print(TraceOptions.census(r, label: columns[0].label)) }
         if let r = reports["6.18"], bundle.format == "perf" {
             print(TraceOptions.agreement(r, label: "6.18"))
             if disagreements { TraceOptions.disagreements(r).forEach { print($0) } }
         }
+        if let r = reports[columns[0].label] { try TraceOptions.failIfNothingReplayed(r) }
     }
 }

@@ -45,16 +45,41 @@ struct TraceOptions: ParsableArguments {
         faults.flatMap(ReplayFaults.init(rawValue:)) ?? (bundle.format == "perf" ? .trace : .touch)
     }
 
-    /// Replays `bundle` once per column; the comparison table and each column's report by label.
-    func run(_ bundle: TraceBundle, columns: [ComparisonColumn]) -> (Comparison, [String: ReplayReport]) {
+    /// Replays `bundle` once per column, each streamed from the file (never
+    /// read whole, no per-fault results kept: the table is built from the
+    /// statistics); the comparison table and each column's report by label.
+    func run(_ bundle: TraceBundle, columns: [ComparisonColumn],
+             detail: TraceReplay.Detail = .summary) -> (Comparison, [String: ReplayReport]) {
         let faults = replayFaults(for: bundle)
         var reports: [String: ReplayReport] = [:]
         let comparison = Comparison.run(columns) { sim in
-            let r = bundle.replayer(on: sim, faults: faults)
+            let r = bundle.replay(on: sim, faults: faults, detail: detail, collectFaults: false).replayer
             reports[ComparisonColumn(model: sim.model, options: sim.options).label] = r.report
-            return r.faultResults
+            return []
         }
         return (comparison, reports)
+    }
+
+    /// What happened to the input's lines: applied, skipped by reason, not
+    /// understood by kind with the first example, and the warnings.
+    static func lineCounts(_ r: ReplayReport) -> [String] {
+        let c = r.lines
+        var out = ["lines: \(c.total) read, \(c.applied) applied, \(c.skippedTotal) skipped, \(c.notUnderstoodTotal) not understood"]
+        for reason in c.skipped.keys.sorted() { out.append("  skipped \(c.skipped[reason]!): \(reason)") }
+        for kind in c.notUnderstood.keys.sorted() {
+            let e = c.notUnderstood[kind]!
+            out.append("  not understood \(e.count): \(kind) (first, line \(e.firstLine): \(e.text.prefix(160)))")
+        }
+        out += r.warnings.map { "warning: \($0)" }
+        return out
+    }
+
+    /// Exit status 2 (after the report) when nothing of the trace was replayed.
+    static func failIfNothingReplayed(_ r: ReplayReport) throws {
+        if r.lines.applied == 0 && r.applied == 0 {
+            complain("mmsim: nothing in the trace was replayed")
+            throw ExitCode(2)
+        }
     }
 
     /// The census line of a report: what the VMAs at exit were and how they were faulted.

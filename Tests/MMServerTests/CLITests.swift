@@ -80,6 +80,32 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(json["stats"]["faults"]["total"].int.map(String.init), faultsRow.map { String($0[1]) })
     }
 
+    func testReplayCountsEveryLineAndFailsWhenNothingReplays() throws {
+        let trace = "Tests/MMTraceTests/Fixtures/perf-plain/sh-pipeline.txt"
+        let r = try CLIRun(binary, ["replay", trace], cwd: ServerProcess.packageRoot)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let counts = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("lines: ") }, r.stdout)
+        let j = try CLIRun(binary, ["replay", trace, "--json", "--detail", "faults"], cwd: ServerProcess.packageRoot)
+        XCTAssertEqual(j.status, 0, j.stderr)
+        let report = JSONNode(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)))["report"]
+        // The text and the JSON (the API's report) count the same lines.
+        XCTAssertTrue(counts.hasPrefix("lines: \(report["line_counts"]["total"].int ?? -1) read, \(report["line_counts"]["applied"].int ?? -1) applied"), String(counts))
+        XCTAssertEqual(report["faults"].array.count, report["agreement"]["real_faults"].int, "--detail faults: one record per real fault")
+        XCTAssertGreaterThan(report["faults"].array.count, 0)
+        // Not a trace: exit 1, saying so; a trace with nothing to replay: exit 2.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mmsim-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "hello\nworld\n".write(to: dir.appendingPathComponent("junk.txt"), atomically: true, encoding: .utf8)
+        let junk = try CLIRun(binary, ["replay", dir.appendingPathComponent("junk.txt").path], cwd: ServerProcess.packageRoot)
+        XCTAssertEqual(junk.status, 1)
+        XCTAssertTrue(junk.stderr.contains("not perf script or strace output"), junk.stderr)
+        let lines = (0..<20).map { _ in "100 write(1, \"x\", 1) = 1\n100 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = -1 ENOMEM (Cannot allocate memory)" }
+        try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("none.txt"), atomically: true, encoding: .utf8)
+        let none = try CLIRun(binary, ["compare", dir.appendingPathComponent("none.txt").path, "--kernels", "6.18"], cwd: ServerProcess.packageRoot)
+        XCTAssertNotEqual(none.status, 0, none.stdout + none.stderr)
+    }
+
     func testServeFromAnotherDirectoryFindsThePage() throws {
         let server = try CLIServer(binary, ["--port", "0", "--access-log", "false"], cwd: URL(fileURLWithPath: "/"))
         defer { server.stop() }

@@ -11,7 +11,7 @@ public final class MMSimApp: @unchecked Sendable {
     public let metrics = Metrics()
     let staticFiles: StaticFiles?
     let router = Router(RouteTable.all)
-    private let requestCounter = Atomic64()
+    let requestCounter = Atomic64()
     var timers: [any DispatchSourceTimer] = []
 
     /// `random` is the source of session ids (getrandom(2); tests inject a failing one).

@@ -31,11 +31,22 @@ final class Route: Sendable {
     /// reads and single faults are answered on the event loop.
     let slow: Bool
     let handle: Handler
+    /// A route that also takes a raw body as it arrives (Content-Type
+    /// text/plain or application/octet-stream; ReplayUpload.swift): its byte
+    /// limit and the sink that parses it. Other bodies go to `handle`.
+    let streamedBody: StreamedBody?
+
+    /// How a route takes a streamed body.
+    struct StreamedBody: Sendable {
+        let limit: @Sendable (ServerConfig) -> Int
+        let open: @Sendable (MMSimApp, RouteRequest) throws(APIError) -> any HTTPBodySink
+    }
 
     init(_ method: HTTPMethod, _ pattern: String, _ summary: String, request: Schema? = nil,
          alternatives: [Schema] = [], query: Schema? = nil,
          status: HTTPStatus = .ok, contentType: String = "application/json", answer: String, slow: Bool? = nil,
-         _ handle: @escaping Handler) {
+         streamedBody: StreamedBody? = nil, _ handle: @escaping Handler) {
+        self.streamedBody = streamedBody
         self.method = method
         self.pattern = pattern
         self.summary = summary

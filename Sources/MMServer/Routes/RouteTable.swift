@@ -118,8 +118,10 @@ enum RouteTable {
               answer: #"{"kernel", "steps": [{index, thread, fn, note, reads, writes, locks, detectors, vmas, anon_vmas}], "finished", "hazards", "deadlock", "fault_codes", "blocked", "linearization", "committed"}"#) { (app, r) throws(APIError) in
             try app.interleave(r)
         },
-        Route(.post, session + "/replay", "Replay strace, perf script or /proc/PID/maps text", request: Schemas.replay,
-              answer: #"{"applied", "skipped", "processes", "agreement", "disagreements", "lines"} (maps: {"pid", "lines"})"#) { (app, r) throws(APIError) in
+        Route(.post, session + "/replay", "Replay strace, perf script or /proc/PID/maps text (JSON), or a raw trace of any size streamed as a text/plain body with the options in the query",
+              request: Schemas.replay, query: Schemas.replayQuery,
+              answer: #"{"applied", "skipped", "processes", "agreement", "disagreements", "lines"} (maps: {"pid", "lines"})"#,
+              streamedBody: ReplayUpload.route) { (app, r) throws(APIError) in
             try app.apply(r, .replay, status: .ok)
         },
         Route(.post, "/v1/compare", "Run one workload under several kernel models side by side", request: Schemas.compare,

@@ -22,6 +22,9 @@ public struct Limits: Sendable, Equatable {
     public var maxExplorePreemptionBound = 6
     public var maxExploreSchedules = 1_000_000
     public var exploreTimeLimitSeconds: Double = 20
+    /// Bytes of a raw trace streamed to POST …/replay (text/plain), parsed
+    /// as it arrives and never held whole (docs/API.md "Replay").
+    public var maxReplayBytes = 1 << 30
     /// Where session journals live (empty: sessions are not persisted).
     public var dataDir = "data"
     /// When journal writes are synced to disk.
@@ -94,6 +97,7 @@ public struct ServerConfig: Sendable, Equatable {
         ("session_idle_seconds", "idle session expiry"),
         ("max_header_bytes", "request line and headers"),
         ("max_body_bytes", "request body"),
+        ("max_replay_bytes", "streamed replay body"),
         ("read_timeout_seconds", "to receive a request"),
         ("idle_timeout_seconds", "keep-alive wait"),
         ("max_connections", "open connections"),
@@ -139,6 +143,7 @@ public struct ServerConfig: Sendable, Equatable {
         case "session_idle_seconds": num(limits.sessionIdleSeconds)
         case "max_header_bytes": String(maxHeaderBytes)
         case "max_body_bytes": String(maxBodyBytes)
+        case "max_replay_bytes": String(limits.maxReplayBytes)
         case "read_timeout_seconds": num(readTimeoutSeconds)
         case "idle_timeout_seconds": num(idleTimeoutSeconds)
         case "max_connections": String(maxConnections)
@@ -202,6 +207,7 @@ public struct ServerConfig: Sendable, Equatable {
         case "explore_time_limit_seconds": limits.exploreTimeLimitSeconds = try dbl()
         case "max_header_bytes": maxHeaderBytes = try int()
         case "max_body_bytes": maxBodyBytes = try int()
+        case "max_replay_bytes": limits.maxReplayBytes = try int()
         case "read_timeout_seconds": readTimeoutSeconds = try dbl()
         case "idle_timeout_seconds": idleTimeoutSeconds = try dbl()
         case "max_connections": maxConnections = try int()

@@ -89,18 +89,30 @@ extension ReplayRequest {
         }
         // perf or strace, named or recognised from the content, streamed
         // line by line (TraceReplay); a text neither importer understands
-        // changes nothing and is a 400.
-        let known: TraceReplay.Format? = format.map { $0 == .perf ? .perf : .strace }
-        let defaultFaults: ReplayFaults = known == .strace ? .none : .trace
-        let replay = TraceReplay(sim: sim, rootPid: pid, faults: faults ?? defaultFaults, format: known, detail: detail)
-        replay.replayer.recordSteps = true
-        replay.feed(text.utf8)
+        // changes nothing and is a 400. A spooled replay reads its file.
+        let replay = makeReplay(on: sim)
+        if let spool {
+            guard replay.feed(contentsOf: spool) else { throw APIError(.internalError, "replay spool \(spool) cannot be read") }
+        } else {
+            replay.feed(text.utf8)
+        }
         do {
             let report = try replay.finish()
             return .replay(report)
         } catch {
             throw .badRequest("field 'text': \(error.description); give \"format\" to name it")
         }
+    }
+
+    /// The streaming replay these options ask for, into `sim`. A spooled
+    /// (big) replay keeps no per-event steps: its report stays the size of
+    /// the simulated state.
+    func makeReplay(on sim: Simulation) -> TraceReplay {
+        let known: TraceReplay.Format? = format.map { $0 == .perf ? .perf : .strace }
+        let defaultFaults: ReplayFaults = known == .strace ? .none : .trace
+        let replay = TraceReplay(sim: sim, rootPid: pid, faults: faults ?? defaultFaults, format: known, detail: detail)
+        replay.replayer.recordSteps = spool == nil
+        return replay
     }
 }
 

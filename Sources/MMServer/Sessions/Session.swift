@@ -9,7 +9,8 @@ public final class Session: @unchecked Sendable {
     public let id: String
     public let name: String?
     public let createdAt: String
-    public let sim: Simulation
+    /// Replaced only when a streamed replay cut short is undone (`rebuildFromLog`).
+    public internal(set) var sim: Simulation
     let limits: Limits
     let lock = SpinningLock()
     /// Guards the log and the result ring against SSE readers, and `subscribers`.
@@ -163,6 +164,7 @@ public final class Session: @unchecked Sendable {
             return journal
         }
         j?.remove()
+        removeSpools()
     }
 
     /// Ends the event streams: subscribers wake and find the session closed;

@@ -76,7 +76,7 @@ extension SessionStore {
         var skipped = 0
         s.lock.withLock {
             for value in records.dropFirst() {
-                for op in Self.ops(of: value) {
+                for op in value["spool"] != nil ? [ReplayRequest.spooled(value, directory: spoolDirectory)] : Self.ops(of: value) {
                     guard let op else { skipped += 1; continue }
                     do throws(APIError) {
                         results.append(try s.perform(op, summary: true))

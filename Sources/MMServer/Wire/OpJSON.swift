@@ -1,3 +1,4 @@
+import Foundation
 import MMHTTP
 import MMCore
 
@@ -29,7 +30,12 @@ extension Op {
         case let .replay(r):
             var m: [(String, JSONValue)] = [("op", .string("replay"))]
             if let format = r.format { m.append(("format", .string(format.rawValue))) }
-            m.append(("text", .string(r.text)))
+            if let spool = r.spool {
+                // A streamed replay: its text is in the spool file, not in memory.
+                m += [("spool", .string((spool as NSString).lastPathComponent)), ("bytes", .num(r.spooledBytes))]
+            } else {
+                m.append(("text", .string(r.text)))
+            }
             if let pid = r.pid { m.append(("pid", .num(pid))) }
             if let faults = r.faults { m.append(("faults", .string(faults.rawValue))) }
             if r.detail != .summary { m.append(("detail", .string(r.detail.rawValue))) }

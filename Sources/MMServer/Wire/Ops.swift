@@ -1,4 +1,6 @@
+import Foundation
 import MMCore
+import MMHTTP
 import MMTrace
 
 /// One operation of a session, decoded: what every endpoint, the `ops`
@@ -29,6 +31,11 @@ struct ReplayRequest {
     /// nil: `trace` for perf, `none` otherwise.
     var faults: ReplayFaults?
     var detail: TraceReplay.Detail = .summary
+    /// A streamed replay (a text/plain body): the file its raw text was
+    /// spooled to (`text` is then empty), replayed from there by a restart
+    /// or a rebuild of the session, and its size in bytes.
+    var spool: String?
+    var spooledBytes = 0
 }
 
 extension Op {
@@ -113,9 +120,10 @@ extension Op {
         return try a.string("mode")
     }
 
-    /// The replay body's fields.
-    private static func replay(_ a: Args) throws(APIError) -> ReplayRequest {
-        let text = try a.string("text")
+    /// The replay body's fields (`text` from the body, or empty for a
+    /// streamed replay whose text comes as the raw body).
+    private static func replay(_ a: Args, streamed: Bool = false) throws(APIError) -> ReplayRequest {
+        let text = streamed ? "" : try a.string("text")
         var format: ReplayRequest.Format?
         if a.has("format") {
             guard let f = ReplayRequest.Format(rawValue: try a.string("format")) else {
@@ -136,4 +144,33 @@ extension Op {
         return ReplayRequest(format: format, text: text, pid: a.has("pid") ? try a.int("pid") : nil, faults: faults,
                              detail: detail)
     }
+}
+
+extension ReplayRequest {
+    /// The options of a streamed replay, from the query (`?format=perf&faults=trace&detail=faults&pid=1`):
+    /// the same fields and checks as the JSON body, `text` aside.
+    static func fromQuery(_ http: HTTPRequest) throws(APIError) -> ReplayRequest {
+        let a = try Args(.object(http.queryItems.filter { $0.name != "pretty" }.map { item in
+            (item.name, Int(item.value).map { .int(Int64($0)) } ?? .string(item.value))
+        }), schema: Schemas.replayQuery)
+        let r = try Op.replayFields(a)
+        if r.format == .maps { throw .badRequest("field 'format': maps text is sent as JSON (\"text\"), not streamed") }
+        return r
+    }
+
+    /// The replay of a journal record written for a streamed replay
+    /// (`"spool"`: a file name in `directory`), or nil. Only the journal
+    /// names spool files: a request's `spool` is refused by its schema.
+    static func spooled(_ record: JSONValue, directory: String) -> Op? {
+        guard case let .string(name)? = record["spool"], !name.contains("/"), !name.hasPrefix("."),
+              let a = try? Args(record, opIndex: 0), var r = try? Op.replayFields(a) else { return nil }
+        r.spool = (directory as NSString).appendingPathComponent(name)
+        if case let .int(n)? = record["bytes"] { r.spooledBytes = Int(n) }
+        return .replay(r)
+    }
+}
+
+extension Op {
+    /// The replay options without `text` (a streamed replay's query, a spooled journal record).
+    static func replayFields(_ a: Args) throws(APIError) -> ReplayRequest { try replay(a, streamed: true) }
 }

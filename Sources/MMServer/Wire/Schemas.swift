@@ -58,6 +58,13 @@ enum Schemas {
     static let replayDetails = ["summary", "faults"]
     static let replayFaults = ["none", "touch", "trace"]
 
+    /// POST …/replay with a raw trace as the body (text/plain): the options in the query.
+    static let replayQuery = Schema(name: "ReplayQuery", description: "Options of a trace streamed as the raw body (Content-Type: text/plain).", fields: [
+        Field("format", .oneOf(["strace", "perf"]), "what the body is (default: recognised from the content)"),
+        Field("pid", .integer, "an existing process to replay into (default: new processes)"),
+        Field("faults", .oneOf(replayFaults), "which faults to simulate (default: trace for perf, none otherwise)"),
+        Field("detail", .oneOf(replayDetails), "faults: one record per real fault of the trace (default summary)"),
+    ])
     static let replay = Schema(name: "Replay", description: "Trace text replayed into the session.", fields: [
         Field("format", .oneOf(replayFormats), "what `text` is (default: recognised from the content, perf or strace)"),
         Field("text", .string, required: true, "strace output, `perf script` output or /proc/PID/maps"),
