@@ -167,18 +167,16 @@ extension MMSimApp: HTTPStreamingHandler {
     public func openBodySink(_ head: HTTPRequest) -> HTTPBodyIntake {
         let path = Self.hasPercent(head.path) ? (head.decodedPath ?? head.path) : head.path
         let rid = { String(self.requestCounter.increment(), radix: 16) }
-        do {
+        do throws(APIError) {
             guard case let .route(route, r) = try router.match(head, path: path), let streamed = route.streamedBody else {
                 return .answer(error(APIError.notFound("no route \(head.method) \(path) takes a streamed body"), rid()))
             }
             return .sink(try streamed.open(self, r))
-        } catch let e as APIError {
-            var response = self.error(e, rid())
+        } catch {
+            var response = self.error(error, rid())
             response.label = "error"
             metrics.observe(route: "error", status: response.status.code, seconds: 0)
             return .answer(response)
-        } catch {
-            return .answer(self.error(APIError(.internalError, "\(error)"), rid()))
         }
     }
 }
