@@ -142,6 +142,7 @@ final class StreamingTests: APITestCase {
             worst = max(worst, Date().timeIntervalSince(t0))
             _ = slow.read(until: { _ in false }, timeout: 0.02)
         }
-        XCTAssertLessThan(worst, 0.25, "a health check waited \(worst) s behind the log")
+        // Generous for a loaded 2-core machine; rendering the whole log on the loop took seconds.
+        XCTAssertLessThan(worst, 0.5, "a health check waited \(worst) s behind the log")
     }
 }
