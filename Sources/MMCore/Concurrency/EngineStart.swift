@@ -48,6 +48,8 @@ extension Simulation {
         switch op {
         case let .fault(address, _):
             return address >= 0x8000_0000_0000 ? "address \(hex(address)) is not a user address" : nil
+        case .mbind:
+            return nil
         case let .syscall(call):
             switch call {
             case .open, .close: return "\(call.name) does not touch the mm: run it before exploring"

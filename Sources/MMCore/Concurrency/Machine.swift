@@ -43,6 +43,7 @@ enum Loc: Hashable {
     case ptl
     case rcu
     case folio(Int)
+    case policy(Int)
 
     func describe(_ w: World) -> String {
         switch self {
@@ -57,6 +58,7 @@ enum Loc: Hashable {
         case .ptl: "page_table_lock"
         case .rcu: "RCU"
         case let .folio(f): "folio#\(w.folios[f].id)"
+        case let .policy(p): "mpol#\(w.policies[p].id)"
         }
     }
 

@@ -73,7 +73,7 @@ extension Machine {
     /// can_vma_merge_after()/before() for a new anonymous range with pgoff `pg`.
     func newRangeCanMerge(_ n: Int, _ nf: VMFlags, _ pg: UInt64, below: Bool) -> Bool {
         let o = w.vmas[n]
-        guard o.anonymous, o.file == nil, o.flags.symmetricDifference(nf).subtracting(VMFlags.ignoredByMerge).isEmpty,
+        guard o.anonymous, o.file == nil, o.policy == nil, o.flags.symmetricDifference(nf).subtracting(VMFlags.ignoredByMerge).isEmpty,
               nf.intersection(VMFlags.special).isEmpty, mergeableAnon(n, src: nil) else { return false }
         return below ? o.pgoff + ((o.end - o.start) >> 12) == pg : o.pgoff == pg + ((t.a1 - t.a0) >> 12)
     }
@@ -83,19 +83,7 @@ extension Machine {
         let start = t.a0, end = t.a1
         writeTree(race: .dupAnonVMA)
         if let tgt = t.v {
-            writeVMA(tgt, .layout, race: .dupAnonVMA)
-            if let n = t.n {
-                let newEnd = w.vmas[n].end
-                rec.writes.append(.vma(n, .detached))
-                w.vmas[n].detached = true
-                w.storeTree({ $0.removeAll { $0 == n } }, layout: { $0.vmas[tgt].end = newEnd })
-                unlinkAnonVMAs(n, race: .dupAnonVMA)
-                removeVMA(n)
-            } else if w.vmas[tgt].end == start {
-                w.storeTree({ _ in }, layout: { $0.vmas[tgt].end = end })
-            } else {
-                w.storeTree({ _ in }, layout: { $0.vmas[tgt].start = start; $0.vmas[tgt].pgoff = start >> 12 })
-            }
+            expandOver(tgt, start, end, pgoff: start >> 12, absorbing: t.n)
             return
         }
         let proto = EVMA(id: 0, mm: 0, start: start, end: end, pgoff: start >> 12, flags: nf, anonymous: true, file: nil)
