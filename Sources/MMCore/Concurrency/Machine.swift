@@ -10,9 +10,11 @@ final class EngineConfig {
     let programs: [[ThreadOp]]
     let names: [String]
     let mmapFlags: [[VMFlags?]]
+    let mmapFiles: [[EngineFileMapping?]]
 
     init(_ s: EngineStart) {
         mmapFlags = s.mmapFlags
+        mmapFiles = s.mmapFiles
         model = s.model
         mutant = s.mutant
         inject = s.inject

@@ -146,4 +146,41 @@ final class SerialAgreementTests: XCTestCase {
                   op: { move($0, from: 0, pages: 1, to: 64, dontunmap: true) })
         }
     }
+
+    /// Private file mappings (MAP_FIXED, a file opened before exploring):
+    /// the mmap itself, a merge with the previous chunk of the same file, and
+    /// faults on them (page cache read, do_cow_fault() write).
+    func testPrivateFileMappings() {
+        func openFile(_ b: Bed) {
+            _ = try! b.sim.createFile(path: "/lib/libdemo.so", size: 64 * 4096)
+            let r = try! b.sim.syscall(pid: b.pid, .open(path: "/lib/libdemo.so", flags: Linux.O_RDONLY))
+            XCTAssertEqual(r.ret, 3)
+        }
+        func fmap(_ b: Bed, _ page: UInt64, _ pages: UInt64, _ prot: String, offsetPages: UInt64) -> Syscall {
+            .mmap(addr: b.at(page), length: pages * 4096, prot: Bed.prot(prot), flags: Linux.MAP_PRIVATE | Linux.MAP_FIXED,
+                  fd: 3, offset: offsetPages * 4096)
+        }
+        for m in Self.models {
+            agree(m, "private file mmap", setup: openFile, op: { .syscall(fmap($0, 0, 2, "r--", offsetPages: 4)) })
+            agree(m, "file mmap merging with the previous chunk", setup: { b in
+                openFile(b); _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 2, "rw-", offsetPages: 4))
+            }, op: { .syscall(fmap($0, 2, 1, "rw-", offsetPages: 6)) })
+            agree(m, "file mmap not contiguous in the file", setup: { b in
+                openFile(b); _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 2, "rw-", offsetPages: 4))
+            }, op: { .syscall(fmap($0, 2, 1, "rw-", offsetPages: 9)) })
+            agree(m, "file mmap over anonymous memory", setup: { b in openFile(b); b.map(0, 4, "rw-"); b.touch(1) },
+                  op: { .syscall(fmap($0, 1, 2, "r-x", offsetPages: 0)) })
+            agree(m, "CoW write to a private file mapping", setup: { b in
+                openFile(b); _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 2, "rw-", offsetPages: 4))
+            }, op: { $0.fault(1) })
+            agree(m, "CoW write next to a written file chunk", setup: { b in
+                openFile(b)
+                _ = try! b.sim.syscall(pid: b.pid, fmap(b, 1, 1, "rw-", offsetPages: 5)); b.touch(1)
+                _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 1, "rwx", offsetPages: 4))
+            }, op: { $0.fault(0) })
+            agree(m, "read of a file page", setup: { b in
+                openFile(b); _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 2, "r--", offsetPages: 0))
+            }, op: { $0.fault(0, .read) })
+        }
+    }
 }
