@@ -3,7 +3,8 @@
 
     python3 scripts/races_e2e.py [BINARY] [--seed N] [--variants K] [--only S1,S4]
 
-For every acceptance scenario (S1-S11) and every kernel model it names, this
+For every acceptance scenario (S1-S11, and RF: mbind against a fault) and
+every kernel model it names, this
 script creates a session, lays the scenario out with ordinary syscalls and
 faults, calls POST /v1/sessions/{sid}/explore and checks which detectors fire
 and which never do, the lock codes each thread's faults end with, the wait
@@ -52,6 +53,10 @@ def munmap(x, length):
 
 def mprotect(x, length, prot):
     return {"op": "mprotect", "addr": hex(x), "length": length, "prot": prot}
+
+
+def mbind(x, length, mode):
+    return {"op": "mbind", "addr": hex(x), "length": length, "mode": mode}
 
 
 # Each scenario: setup(X) -> ops; threads(X, names) -> {name: ops}; expect: model -> dict with
@@ -164,6 +169,16 @@ def scenarios():
         expect={
             **{m: dict(never={"D6", "D7"}, one_anon_vma=True) for m in ["6.3", "v3-patch", "6.4", "6.4.9", "6.18"]},
             "v3-no-26": dict(fire={"D2"}, never={"D6", "D7"}, one_anon_vma=True),
+        })
+    s["RF"] = dict(
+        doc="mbind replaces and frees the policy a per-VMA fault is allocating with (R-F, CVE-2023-4611)",
+        setup=lambda X: [mmap(X, 2 * P), fault(X + P)],
+        threads=lambda X: [[mbind(X, 2 * P, "MPOL_BIND"), fault(X)], [mbind(X, 2 * P, "MPOL_INTERLEAVE")]],
+        expect={
+            "6.4": dict(fire={"D11", "D3b"}), "6.4.1": dict(fire={"D11"}), "6.4.3": dict(fire={"D11"}),
+            "6.4.8": dict(never=set(ALL_DETECTORS), edges=[(1, 0)]),
+            "6.18": dict(never=set(ALL_DETECTORS), edges=[(1, 0)]),
+            "6.3": dict(never=set(ALL_DETECTORS)),
         })
     return s
 
@@ -349,6 +364,8 @@ def check_api(server, c):
         ({"pid": 1, "threads": {"A": []}}, "A"),
         ({"pid": 1, "threads": {"A": [{"op": "frobnicate"}]}}, "frobnicate"),
         ({"pid": 1, "threads": {"A": [fault(X)]}, "bogus": 1}, "bogus"),
+        ({"pid": 1, "threads": {"A": [mbind(X, P, "MPOL_FOO")]}}, "mode"),
+        ({"pid": 1, "threads": {"A": [{"op": "mbind", "addr": hex(X), "mode": "MPOL_BIND"}]}}, "length"),
     ]:
         st, r = server.call("POST", f"/v1/sessions/{sid}/explore", body)
         c.check(f"explore rejects {json.dumps(body)[:60]} with 400 naming '{field}'",
@@ -387,6 +404,17 @@ def check_api(server, c):
     _, vmas = server.call("GET", f"/v1/sessions/{sid2}/processes/1/vmas")
     c.check("the committed end state is the session's (one anon_vma on V)",
             [v.get("anon_vma") is not None for v in vmas.get("vmas", [])] == [True], vmas)
+
+    # mbind exists only in the step engine: a finished schedule with it is not committed.
+    body = {"pid": 1, "threads": {"A": [mbind(X, 2 * P, "MPOL_BIND")], "B": [fault(X)]}}
+    st, ex = server.call("POST", f"/v1/sessions/{sid2}/explore", body)
+    c.check("explore accepts mbind", st == 200 and bool(ex.get("outcomes")), f"{st} {ex}")
+    sched = ex["outcomes"][0]["first_schedule"] if st == 200 and ex.get("outcomes") else []
+    st, r = server.call("POST", f"/v1/sessions/{sid2}/interleave", dict(body, schedule=sched, commit=True))
+    c.check("a schedule with mbind is not committed (409 naming mbind)", st == 409 and "mbind" in json.dumps(r),
+            f"{st} {r}")
+    _, log2 = server.call("GET", f"/v1/sessions/{sid2}/log")
+    c.check("the refused commit changed nothing", log2 == log1)
 
 
 def main():

@@ -134,7 +134,7 @@ extension Machine {
     /// anon_vma_compatible() (mm/vma.c): adjacent, same file, flags equal but
     /// for the access bits and VM_SOFTDIRTY, contiguous pgoff.
     func anonVMACompatible(_ a: EVMA, _ b: EVMA) -> Bool {
-        a.end == b.start && a.file == b.file
+        a.end == b.start && a.file == b.file && samePolicy(a, b)
             && a.flags.symmetricDifference(b.flags).subtracting([.READ, .WRITE, .EXEC, .SOFTDIRTY]).isEmpty
             && b.pgoff == a.pgoff &+ ((b.start - a.start) >> 12)
     }

@@ -65,6 +65,8 @@ enum Race: String, Sendable {
     case dupAnonVMA = "R-D1"
     /// R-E: the anon_vma test made before vma_start_read().
     case anonTestBeforeLock = "R-E"
+    /// R-F: mbind() replacing a VMA's mempolicy without the VMA lock (CVE-2023-4611).
+    case policyReplace = "R-F"
     /// R-H: fault on a detached VMA (only the `no-detach-check` mutant).
     case detached = "R-H"
     /// R-I: blocking mmap_lock while holding a VMA read lock (only the `6.18-blocking-prepare` mutant).
@@ -81,6 +83,7 @@ enum Race: String, Sendable {
         case .stackNoVMALock: "c137381f71ae"
         case .dupAnonVMA: "d8ab9f7b644a"
         case .anonTestBeforeLock: "657b5146955e"
+        case .policyReplace: "6c21e066f925"
         case .detached, .blockingPrepare, .deadlock: nil
         }
     }
@@ -94,6 +97,7 @@ enum Race: String, Sendable {
         case .stackNoVMALock: "expand_downwards() moved vm_start without vma_start_write(), so a per-VMA fault inside the stack ran while its layout changed (race R-C2, fixed by c137381f71ae)"
         case .dupAnonVMA: "dup_anon_vma() set dst->anon_vma before vma_prepare() write-locked dst, so a per-VMA fault installed pages of an anon_vma not yet on dst's chain (race R-D1, fixed by d8ab9f7b644a)"
         case .anonTestBeforeLock: "lock_vma_under_rcu() tested vma->anon_vma before vma_start_read(); a concurrent mremap(MREMAP_DONTUNMAP) cleared it, and the fault prepared an anon_vma holding only the VMA lock (race R-E, fixed by 657b5146955e)"
+        case .policyReplace: "mbind() replaced the VMA's mempolicy and freed the old one (vma_replace_policy()) without vma_start_write(), while a fault under the VMA read lock was still allocating with it in vma_alloc_folio() (race R-F, CVE-2023-4611, fixed by 6c21e066f925)"
         case .detached: "the no-detach-check mutant skips the detached test of lock_vma_under_rcu()"
         case .blockingPrepare: "the 6.18-blocking-prepare mutant blocks in mmap_read_lock() while holding a VMA read lock that an mmap_lock writer waits for"
         case .deadlock: "the threads wait for each other"

@@ -10,6 +10,10 @@ public enum ThreadOp: Sendable, Equatable {
     /// A system call on the thread's mm (mmap, munmap, mprotect, madvise,
     /// mremap, brk, fork; open/close/exit are refused by `explore`).
     case syscall(Syscall)
+    /// mbind(addr, length, mode, no node mask, flags 0): replaces the
+    /// mempolicy of the VMAs in the range (engine-only: the Simulation has
+    /// no mempolicies, so a program with mbind cannot be committed).
+    case mbind(addr: UInt64, length: UInt64, mode: MempolicyMode)
 }
 
 /// One thread (`clone(CLONE_VM|CLONE_THREAD)`) of the explored process and

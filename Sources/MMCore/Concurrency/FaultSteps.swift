@@ -305,6 +305,14 @@ extension Machine {
     /// folio allocation: folio_add_new_anon_rmap() will use vma->anon_vma as read now.
     private mutating func handlerAllocFolio() {
         let v = t.v!
+        if t.pol == nil, let p = w.vmas[v].policy {
+            // get_vma_policy(): vma->vm_policy, used by vma_alloc_folio() without a reference.
+            readVMA(v, .policy, race: .policyReplace)
+            t.pol = p
+            step("get_vma_policy", "V#\(w.vmas[v].id)->vm_policy = mpol#\(w.policies[p].id)")
+            return
+        }
+        if let p = t.pol { usePolicy(p) }
         readVMA(v, .anonVMA, race: cfg.prepareRace)
         guard let a = w.vmas[v].anonVMA else {
             // An mmap-path handler never sees this: the anon_vma was set under our lock.

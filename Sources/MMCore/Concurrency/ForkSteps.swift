@@ -47,6 +47,7 @@ extension Machine {
             proto.anonVMA = nil
             proto.chain = []
             let c = w.newVMA(proto)
+            copyPolicy(to: c)   // vma_dup_policy()
             t.n = c
             // anon_vma_fork(): nothing for a parent without anon_vma.
             readVMA(p, .anonVMA, race: .forkVsFault)
@@ -90,6 +91,7 @@ extension Machine {
             let e = w.vmas[v]
             zap(child, e.start, e.end)
             unlinkAnonVMAs(v, race: .forkVsFault)
+            if let p = e.policy { putPolicy(p) }
             w.vmas[v].freed = true
         }
         step("anon_vma_fork", "V#\(id): ENOMEM (injected): the child mm\(child) is torn down")

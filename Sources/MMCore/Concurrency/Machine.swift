@@ -10,9 +10,11 @@ final class EngineConfig {
     let programs: [[ThreadOp]]
     let names: [String]
     let mmapFlags: [[VMFlags?]]
+    let mmapFiles: [[EngineFileMapping?]]
 
     init(_ s: EngineStart) {
         mmapFlags = s.mmapFlags
+        mmapFiles = s.mmapFiles
         model = s.model
         mutant = s.mutant
         inject = s.inject
@@ -43,6 +45,7 @@ enum Loc: Hashable {
     case ptl
     case rcu
     case folio(Int)
+    case policy(Int)
 
     func describe(_ w: World) -> String {
         switch self {
@@ -57,6 +60,7 @@ enum Loc: Hashable {
         case .ptl: "page_table_lock"
         case .rcu: "RCU"
         case let .folio(f): "folio#\(w.folios[f].id)"
+        case let .policy(p): "mpol#\(w.policies[p].id)"
         }
     }
 

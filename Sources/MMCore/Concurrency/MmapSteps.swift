@@ -1,4 +1,5 @@
-/// mmap(2) of private anonymous memory and brk(2) as steps
+/// mmap(2) of private anonymous memory or of a file opened before
+/// exploring (MAP_PRIVATE|MAP_FIXED), and brk(2), as steps
 /// (docs/CONCURRENCY.md §2.4, §2.9): do_mmap() → mmap_region() /
 /// __mmap_region() with vma_merge_new_range() (mm/vma.c), do_brk_flags().
 /// [v3] prev and next are write-locked before the merge checks; [6.4] the
@@ -44,7 +45,7 @@ extension Machine {
         case MmapPC.merge:
             let (prev, next) = newRangeNeighbours(t.a0, t.a1)
             let nf = VMFlags(rawValue: t.newFlags)
-            let pg = t.a0 >> 12
+            let pg = newRangePgoff()
             for n in [prev, next].compactMap({ $0 }) { for f in [Field.flags, .anonVMA, .chain] { readVMA(n, f, race: .dupAnonVMA) } }
             let mp = prev.map { newRangeCanMerge($0, nf, pg, below: true) } ?? false
             var mn = next.map { newRangeCanMerge($0, nf, pg, below: false) } ?? false
@@ -70,10 +71,21 @@ extension Machine {
         (w.tree.vmas.first { w.vmas[$0].end == start }, w.tree.vmas.first { w.vmas[$0].start == end })
     }
 
-    /// can_vma_merge_after()/before() for a new anonymous range with pgoff `pg`.
+    /// The file the running mmap op maps (nil: anonymous, and for brk).
+    var newRangeFile: EngineFileMapping? {
+        if case .syscall(.mmap) = cfg.programs[cur][t.op] { return cfg.mmapFiles[cur][t.op] }
+        return nil
+    }
+
+    /// The new range's pgoff: the file offset, or the address for anonymous memory.
+    func newRangePgoff() -> UInt64 { newRangeFile?.pgoff ?? t.a0 >> 12 }
+
+    /// can_vma_merge_after()/before() for a new range [a0, a1) with pgoff `pg`
+    /// (same file or both anonymous, the default policy, pgoff contiguous).
     func newRangeCanMerge(_ n: Int, _ nf: VMFlags, _ pg: UInt64, below: Bool) -> Bool {
         let o = w.vmas[n]
-        guard o.anonymous, o.file == nil, o.flags.symmetricDifference(nf).subtracting(VMFlags.ignoredByMerge).isEmpty,
+        let file = newRangeFile?.file
+        guard o.anonymous == (file == nil), o.file == file, o.policy == nil, o.flags.symmetricDifference(nf).subtracting(VMFlags.ignoredByMerge).isEmpty,
               nf.intersection(VMFlags.special).isEmpty, mergeableAnon(n, src: nil) else { return false }
         return below ? o.pgoff + ((o.end - o.start) >> 12) == pg : o.pgoff == pg + ((t.a1 - t.a0) >> 12)
     }
@@ -83,22 +95,12 @@ extension Machine {
         let start = t.a0, end = t.a1
         writeTree(race: .dupAnonVMA)
         if let tgt = t.v {
-            writeVMA(tgt, .layout, race: .dupAnonVMA)
-            if let n = t.n {
-                let newEnd = w.vmas[n].end
-                rec.writes.append(.vma(n, .detached))
-                w.vmas[n].detached = true
-                w.storeTree({ $0.removeAll { $0 == n } }, layout: { $0.vmas[tgt].end = newEnd })
-                unlinkAnonVMAs(n, race: .dupAnonVMA)
-                removeVMA(n)
-            } else if w.vmas[tgt].end == start {
-                w.storeTree({ _ in }, layout: { $0.vmas[tgt].end = end })
-            } else {
-                w.storeTree({ _ in }, layout: { $0.vmas[tgt].start = start; $0.vmas[tgt].pgoff = start >> 12 })
-            }
+            expandOver(tgt, start, end, pgoff: newRangePgoff(), absorbing: t.n)
             return
         }
-        let proto = EVMA(id: 0, mm: 0, start: start, end: end, pgoff: start >> 12, flags: nf, anonymous: true, file: nil)
+        let file = newRangeFile
+        let proto = EVMA(id: 0, mm: 0, start: start, end: end, pgoff: newRangePgoff(), flags: nf, anonymous: file == nil,
+                         file: file?.file)
         let v = w.newVMA(proto)
         // 33313a747e81 (6.4.3+): locked before it becomes visible; before that
         // vm_flags_set(VM_SOFTDIRTY) locks it right after insertion.

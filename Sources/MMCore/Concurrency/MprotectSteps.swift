@@ -145,7 +145,7 @@ extension Machine {
     /// is_mergeable_vma() + pgoff contiguity for [rs, re) of v with flags `nf` against `n`.
     func canMerge(_ v: Int, with n: Int, _ rs: UInt64, _ re: UInt64, _ nf: VMFlags, below: Bool) -> Bool {
         let e = w.vmas[v], o = w.vmas[n]
-        guard o.flags.symmetricDifference(nf).subtracting(VMFlags.ignoredByMerge).isEmpty, o.file == e.file,
+        guard o.flags.symmetricDifference(nf).subtracting(VMFlags.ignoredByMerge).isEmpty, o.file == e.file, samePolicy(o, e),
               nf.intersection(VMFlags.special).isEmpty, mergeableAnon(n, src: v) else { return false }
         let pg = e.pgoff + ((rs - e.start) >> 12)
         return below ? o.pgoff + ((o.end - o.start) >> 12) == pg : o.pgoff == pg + ((re - rs) >> 12)

@@ -2,10 +2,12 @@
 /// copy_vma(), move_page_tables(), then unmap_source_vma() or, with
 /// MREMAP_DONTUNMAP, dontunmap_complete() → unlink_anon_vmas() (mm/mremap.c).
 /// The source is write-locked first (v3 "mm/mremap: write-lock VMA while
-/// remapping it"), the copy before vma_link().
+/// remapping it"); copy_vma() merges the destination with its neighbours
+/// (CopyVMASteps.swift) or links a copy, write-locked before vma_link().
 extension Machine {
     enum MremapPC {
-        static let lock = 0, find = 1, lockSource = 2, copy = 3, move = 4, finish = 5
+        static let lock = 0, find = 1, lockSource = 2, copy = 3, entryLocks = 4, decide = 5, dupLocks = 6
+        static let dup = 7, prepareLocks = 8, expand = 9, move = 10, finish = 11
     }
 
     mutating func mremapStep(_ old: UInt64, _ size: UInt64, _ flags: UInt64, _ newAddr: UInt64) {
@@ -55,19 +57,18 @@ extension Machine {
             if w.vmas[v].start < old { v = splitOff(v, at: old, keepAbove: true) }
             if w.vmas[v].end > old + len { _ = splitVMA(v, at: old + len, newBelow: false, race: .anonTestBeforeLock) }
             t.v = v
-            let src = w.vmas[v]
-            var proto = src
-            proto.start = t.a2
-            proto.end = t.a2 + len
-            if src.anonymous && src.anonVMA == nil { proto.pgoff = t.a2 >> 12 }
-            let n = w.newVMA(proto)
-            for a in src.chain { w.avs[a].links += 1 }
-            if model.perVMALock { w.vmas[n].lockSeq = w.mmLockSeq }
-            writeTree(race: .anonTestBeforeLock)
-            w.storeTree { $0.append(n) }
-            t.n = n
-            step("copy_vma", "V#\(w.vmas[n].id) at \(hex(t.a2))\(src.anonVMA.map { ", shares av\(w.avs[$0].id)" } ?? "")")
-            t.pc = MremapPC.move
+            copyVMAStart(len)
+        case MremapPC.entryLocks, MremapPC.dupLocks, MremapPC.prepareLocks:
+            if t.pc == MremapPC.prepareLocks && t.queue.isEmpty { t.queue = [t.n, t.source].compactMap { $0 } }
+            if lockNext() { return }
+            t.pc += 1
+            mremapStep(old, size, flags, newAddr)
+        case MremapPC.decide:
+            copyVMADecide(len)
+        case MremapPC.dup:
+            copyVMADupAnonVMA(len)
+        case MremapPC.expand:
+            copyVMAExpand(old, len)
         case MremapPC.move:
             let delta = (t.a2 >> 12) &- (old >> 12)
             for i in w.ptes.indices where w.ptes[i].mm == 0 && w.ptes[i].vpn >= old >> 12 && w.ptes[i].vpn < (old + len) >> 12 {
@@ -79,16 +80,22 @@ extension Machine {
             t.pc = MremapPC.finish
         case MremapPC.finish:
             let v = t.v!
+            let whole = w.vmas[v].start == old && w.vmas[v].end == old + len
             if dontunmap {
-                // dontunmap_complete(): the source stays, empty; its anon_vma chain is unlinked.
+                // dontunmap_complete(): the source stays, empty; its anon_vma
+                // chain is unlinked unless copy_vma() merged it into the copy.
                 w.vmas[v].flags.subtract([.LOCKED, .LOCKONFAULT])
-                unlinkAnonVMAs(v, race: .anonTestBeforeLock)
-                step("dontunmap_complete", "V#\(w.vmas[v].id) stays mapped, anon_vma = NULL")
-            } else {
+                if v != t.n && whole { unlinkAnonVMAs(v, race: .anonTestBeforeLock) }
+                step("dontunmap_complete", "V#\(w.vmas[v].id) stays mapped\(v != t.n && whole ? ", anon_vma = NULL" : "")")
+            } else if whole {
                 detach([v], race: .anonTestBeforeLock)
                 unlinkAnonVMAs(v, race: .anonTestBeforeLock)
                 removeVMA(v)
                 step("unmap_source_vma", "V#\(w.vmas[v].id) unmapped")
+            } else {
+                // The source was merged with the copy: unmap only the old range.
+                unmapForFixed(old, old + len)
+                step("unmap_source_vma", "[\(hex(old)), \(hex(old + len))) unmapped from V#\(w.vmas[v].id)")
             }
             mmapUnlock()
             finishOp()

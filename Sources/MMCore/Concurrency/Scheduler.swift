@@ -33,6 +33,8 @@ extension Machine {
             faultStep(address, access)
         case let .syscall(call):
             syscallStep(call)
+        case let .mbind(addr, length, mode):
+            mbindStep(addr, length, mode)
         }
         checkState()
     }

@@ -54,6 +54,8 @@ struct ThreadState: Hashable {
     var testedBeforeLock = false
     /// Folio allocated by the handler.
     var folio: Int?
+    /// The mempolicy get_vma_policy() read for the allocation (a fault).
+    var pol: Int?
     /// Lookup retries (detached VMA, -EAGAIN).
     var retries = 0
     /// A fork's child mm.

@@ -17,6 +17,7 @@ extension Machine {
         }
         let n = w.newVMA(proto)
         for a in w.vmas[n].chain { w.avs[a].links += 1 }
+        copyPolicy(to: n)
         if model.everyNewVMALockedBeforeInsert { w.vmas[n].lockSeq = w.mmLockSeq }
         writeVMA(v, .layout, race: race)
         writeTree(race: race)
@@ -29,6 +30,25 @@ extension Machine {
             }
         })
         return n
+    }
+
+    /// vma_expand() of `tgt` over the new range [start, end) next to it
+    /// (pgoff: the range's, when tgt grows down), absorbing `next` (then
+    /// detached, unlinked and freed). The caller write-locked both.
+    mutating func expandOver(_ tgt: Int, _ start: UInt64, _ end: UInt64, pgoff: UInt64, absorbing next: Int?) {
+        writeVMA(tgt, .layout, race: .dupAnonVMA)
+        if let n = next {
+            let newEnd = w.vmas[n].end
+            rec.writes.append(.vma(n, .detached))
+            w.vmas[n].detached = true
+            w.storeTree({ $0.removeAll { $0 == n } }, layout: { $0.vmas[tgt].end = newEnd })
+            unlinkAnonVMAs(n, race: .dupAnonVMA)
+            removeVMA(n)
+        } else if w.vmas[tgt].end == start {
+            w.storeTree({ _ in }, layout: { $0.vmas[tgt].end = end })
+        } else {
+            w.storeTree({ _ in }, layout: { $0.vmas[tgt].start = start; $0.vmas[tgt].pgoff = pgoff })
+        }
     }
 
     /// put_anon_vma(): the last reference frees it at once (SLAB_TYPESAFE_BY_RCU:
@@ -85,9 +105,10 @@ extension Machine {
         w.storeTree { tree in tree.removeAll { vmas.contains($0) } }
     }
 
-    /// remove_vma() → vm_area_free(): freed after a grace period.
+    /// remove_vma(): mpol_put() of its policy, then vm_area_free(): freed after a grace period.
     mutating func removeVMA(_ v: Int) {
         rec.writes.append(.vma(v, .layout))
+        if let p = w.vmas[v].policy { putPolicy(p) }
         w.queueFree(.vma(v))
     }
 }

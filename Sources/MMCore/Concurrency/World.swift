@@ -33,6 +33,8 @@ struct EVMA: Hashable {
     var readers: [Int] = []
     /// A thread parked in vma_start_write() waiting for the readers.
     var writerWaiting: Int?
+    /// vma->vm_policy: an index into `World.policies` (nil: the default policy).
+    var policy: Int? = nil
 
     func contains(_ a: UInt64) -> Bool { a >= start && a < end }
 }
@@ -51,6 +53,15 @@ struct EAV: Hashable {
     var freed = false
     /// The thread holding the root's rwsem for write.
     var lockHolder: Int?
+}
+
+/// A `struct mempolicy`: every VMA holds its own copy (mpol_dup()), so
+/// replacing or removing the VMA's policy drops its last reference.
+struct EPolicy: Hashable {
+    var id: Int
+    var mode: MempolicyMode
+    /// References (mpol_get()/mpol_put()); 0: freed (kfree, no grace period).
+    var refs: Int
 }
 
 /// A present PTE.
@@ -139,6 +150,7 @@ struct World: Hashable {
     var avs: [EAV] = []
     var ptes: [EPTE] = []
     var folios: [EFolio] = []
+    var policies: [EPolicy] = []
     var tree = ETree()
     /// mm_lock_seq.
     var mmLockSeq = 0

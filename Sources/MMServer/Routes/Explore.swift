@@ -54,11 +54,14 @@ extension MMSimApp {
             throw APIError(.conflict, "field 'commit': a schedule run with a mutant or an injection cannot be committed (the log could not replay it)")
         }
         let programs = Dictionary(uniqueKeysWithValues: req.programs.map { ($0.name, $0.ops) })
-        let ops: [Op] = result.linearization.map { ref in
+        let ops: [Op] = try result.linearization.map { ref throws(APIError) in
             switch programs[ref.thread]![ref.opIndex] {
             case let .fault(address, access):
                 .fault(pid: req.pid, tid: nil, address: address, access: access, mode: .user, inject: FaultInjection())
             case let .syscall(call): .syscall(pid: req.pid, tid: nil, call)
+            case .mbind:
+                // The session's Simulation has no mempolicies: mbind is an engine-only op.
+                throw APIError(.conflict, "field 'commit': thread '\(ref.thread)' runs mbind, which only the step engine models (the session log could not replay it)")
             }
         }
         try s.checkLogRoom(for: ops.count)

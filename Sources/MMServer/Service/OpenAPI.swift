@@ -128,7 +128,7 @@ enum OpenAPI {
         schemas.append(("Op", obj([("description", .string("One operation of a batch or compare: `op` names it.")),
                                     ("oneOf", .array(Schemas.allOps.map { ref("Op_\($0.canonical)") }))])))
         schemas.append(("ThreadOp", obj([("description", .string("One operation of a thread's program: an `ops` entry without `pid`.")),
-                                          ("oneOf", .array(ExploreRequest.threadOps.map { ref("ThreadOp_\($0.canonical)") }))])))
+                                          ("oneOf", .array(ExploreRequest.threadOpNames.map { ref("ThreadOp_\($0)") }))])))
         return obj([
             ("openapi", .string("3.1.0")),
             ("info", obj([("title", .string("mmsim")), ("version", .string("1")),

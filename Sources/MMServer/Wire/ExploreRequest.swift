@@ -15,6 +15,10 @@ struct ExploreRequest {
     /// The ops a thread program may hold (the engine refuses open/close/exit).
     static let threadOps: [OpName] = [.fault, .mmap, .munmap, .mprotect, .madvise, .mremap, .brk, .fork]
 
+    /// Every op name a thread program may hold: the session ops above plus
+    /// the engine-only `mbind`.
+    static let threadOpNames: [String] = threadOps.map(\.canonical) + ["mbind"]
+
     /// Decodes and checks a body against the explore (or interleave) schema
     /// and the configured limits: 400 names the field, 422 the limit.
     static func decode(_ body: JSONValue, limits: Limits, interleave: Bool) throws(APIError) -> ExploreRequest {
@@ -66,8 +70,12 @@ struct ExploreRequest {
             let context = "threads.\(name)[\(i)]."
             let raw = try Args(item, context: context)
             let opName: String = try raw.string("op")
+            if opName == "mbind" {
+                ops.append(try mbind(item, context: context))
+                continue
+            }
             guard let op = OpName(opName), threadOps.contains(op) else {
-                throw .badRequest("field '\(context)op': '\(opName)' is not an op a thread can run (\(threadOps.map(\.canonical).joined(separator: ", ")))")
+                throw .badRequest("field '\(context)op': '\(opName)' is not an op a thread can run (\(threadOpNames.joined(separator: ", ")))")
             }
             let args = try Args(item, schema: Schemas.threadOp(op), context: context)
             switch try Op.decode(op, pid: pid, args) {
@@ -77,6 +85,17 @@ struct ExploreRequest {
             }
         }
         return ThreadProgram(name: name, ops: ops)
+    }
+
+    /// `{"op": "mbind", "addr", "length", "mode"}`: an engine-only op (the
+    /// session has no mempolicies), so it is decoded here, not by Op.decode.
+    private static func mbind(_ item: JSONValue, context: String) throws(APIError) -> ThreadOp {
+        let a = try Args(item, schema: Schemas.mbindThreadOp, context: context)
+        let name = try a.string("mode")
+        guard let mode = MempolicyMode(name: name) else {
+            throw .badRequest("field '\(context)mode': '\(name)' is not a mempolicy mode (\(Schemas.mempolicyModeNames.joined(separator: ", ")))")
+        }
+        return .mbind(addr: try a.address("addr"), length: try a.u64("length"), mode: mode)
     }
 
     /// Bounds and switches; the request may ask for less than the server's limits, never more.
@@ -120,6 +139,16 @@ extension Schemas {
         return Schema(name: "ThreadOp_\(name.canonical)", description: "Thread op `\(name.canonical)`: " + arguments(name).description,
                       fields: [Field("op", .oneOf([name.canonical] + name.aliases), required: true, "the operation")] + fields)
     }
+
+    static let mempolicyModeNames = MempolicyMode.allCases.map(\.name)
+
+    /// The engine-only thread op mbind(2) (no node mask, flags 0).
+    static let mbindThreadOp = Schema(name: "ThreadOp_mbind", description: "Thread op `mbind`: mbind(2) of a range with a policy mode (no node mask, flags 0); only the step engine models mempolicies, so an interleave with it cannot be committed.", fields: [
+        Field("op", .oneOf(["mbind"]), required: true, "the operation"),
+        Field("addr", .address, required: true, "start (page-aligned)"),
+        Field("length", .size, required: true, "bytes"),
+        Field("mode", .oneOf(mempolicyModeNames), required: true, "the policy mode (MPOL_DEFAULT restores the default policy)"),
+    ])
 
     private static let exploreFields: [Field] = [
         Field("pid", .integer, required: true, "the process whose mm the threads share; its current state is the start"),

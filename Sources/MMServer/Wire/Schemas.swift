@@ -166,6 +166,6 @@ enum Schemas {
     static var all: [Schema] {
         [sessionCreate, options, file, process, thread, fault, inject, touch, replay, batch, compare]
             + OpName.syscalls.map(syscall) + allOps.map(op)
-            + [explore, interleave, exploreInject] + ExploreRequest.threadOps.map(threadOp)
+            + [explore, interleave, exploreInject] + ExploreRequest.threadOps.map(threadOp) + [mbindThreadOp]
     }
 }

@@ -32,6 +32,7 @@ final class LinearizationTests: XCTestCase {
                     switch progs.first(where: { $0.name == ref.thread })!.ops[ref.opIndex] {
                     case let .fault(a, acc): _ = try serial.sim.fault(pid: serial.pid, address: a, access: acc)
                     case let .syscall(c): _ = try serial.sim.syscall(pid: serial.pid, c)
+                    case .mbind: XCTFail("the Simulation has no mbind")
                     }
                 }
                 let want = try serial.sim.process(serial.pid).mm.vmas.map { [$0.start, $0.end, $0.flags.rawValue, UInt64($0.anonVMA?.id ?? 0)] }

@@ -30,6 +30,7 @@ final class SerialAgreementTests: XCTestCase {
         switch o {
         case let .fault(address, access): _ = try! serial.sim.fault(pid: serial.pid, address: address, access: access)
         case let .syscall(call): _ = try! serial.sim.syscall(pid: serial.pid, call)
+        case .mbind: return XCTFail("the Simulation has no mbind", file: file, line: line)
         }
         guard let out = r.outcomes.first else { return }
         for (mmIndex, proc) in serial.sim.processList.enumerated() {
@@ -103,6 +104,83 @@ final class SerialAgreementTests: XCTestCase {
                 .syscall(.brk(addr: 0x5555_5555_9000 + 3 * 4096))
             })
             agree(m, "fork", setup: { b in b.map(0, 2, "rw-"); b.touch(0); b.map(4, 1, "rw-") }, op: { _ in .syscall(.fork) })
+        }
+    }
+
+    /// copy_vma() merging the destination (vma_merge_copied_range(), the
+    /// Simulation's rules): left, both sides, the source itself, a move back
+    /// next to where it came from, and a faulted source next to an unfaulted
+    /// VMA (merges from 6.16 with dup_anon_vma() from the source; refused by
+    /// the pre-6.16 rule, whose unfaulted neighbour has no singular chain).
+    func testMremapMergesAtTheDestination() {
+        func move(_ b: Bed, from: UInt64, pages: UInt64, to: UInt64, dontunmap: Bool = false) -> ThreadOp {
+            .syscall(.mremap(oldAddress: b.at(from), oldSize: pages * 4096, newSize: pages * 4096,
+                             flags: Linux.MREMAP_MAYMOVE | (dontunmap ? Linux.MREMAP_DONTUNMAP : Linux.MREMAP_FIXED),
+                             newAddress: b.at(to)))
+        }
+        func serialMove(_ b: Bed, from: UInt64, pages: UInt64, to: UInt64) {
+            _ = try! b.sim.syscall(pid: b.pid, .mremap(oldAddress: b.at(from), oldSize: pages * 4096, newSize: pages * 4096,
+                                                       flags: Linux.MREMAP_MAYMOVE | Linux.MREMAP_FIXED, newAddress: b.at(to)))
+        }
+        for m in Self.models {
+            agree(m, "unfaulted source merges into prev", setup: { b in b.map(63, 1, "rw-"); b.map(0, 1, "rw-") },
+                  op: { move($0, from: 0, pages: 1, to: 64) })
+            agree(m, "unfaulted source joins prev and next", setup: { b in
+                b.map(63, 1, "rw-"); b.map(65, 1, "rw-"); b.map(0, 1, "rw-")
+            }, op: { move($0, from: 0, pages: 1, to: 64) })
+            agree(m, "prev unfaulted, next faulted: prev absorbs next's anon_vma", setup: { b in
+                b.map(63, 1, "rw-"); b.map(65, 1, "rw-"); b.touch(65); b.map(0, 1, "rw-")
+            }, op: { move($0, from: 0, pages: 1, to: 64) })
+            agree(m, "the source is the destination's prev", setup: { b in b.map(0, 2, "rw-") },
+                  op: { move($0, from: 0, pages: 2, to: 2) })
+            agree(m, "a faulted page moved back next to its old VMA", setup: { b in
+                b.map(0, 2, "rw-"); b.touch(1); serialMove(b, from: 1, pages: 1, to: 64)
+            }, op: { move($0, from: 64, pages: 1, to: 1) })
+            agree(m, "a faulted source next to an unfaulted VMA", setup: { b in
+                b.map(0, 2, "rw-"); b.touch(1); serialMove(b, from: 1, pages: 1, to: 64)
+                _ = try! b.sim.syscall(pid: b.pid, .munmap(addr: b.at(0), length: 4096)); b.map(0, 1, "rw-")
+            }, op: { move($0, from: 64, pages: 1, to: 1) })
+            agree(m, "flags differ: no merge", setup: { b in b.map(63, 1, "r--"); b.map(0, 1, "rw-") },
+                  op: { move($0, from: 0, pages: 1, to: 64) })
+            agree(m, "DONTUNMAP next to a compatible VMA", setup: { b in b.map(63, 1, "rw-"); b.map(0, 1, "rw-") },
+                  op: { move($0, from: 0, pages: 1, to: 64, dontunmap: true) })
+        }
+    }
+
+    /// Private file mappings (MAP_FIXED, a file opened before exploring):
+    /// the mmap itself, a merge with the previous chunk of the same file, and
+    /// faults on them (page cache read, do_cow_fault() write).
+    func testPrivateFileMappings() {
+        func openFile(_ b: Bed) {
+            _ = try! b.sim.createFile(path: "/lib/libdemo.so", size: 64 * 4096)
+            let r = try! b.sim.syscall(pid: b.pid, .open(path: "/lib/libdemo.so", flags: Linux.O_RDONLY))
+            XCTAssertEqual(r.ret, 3)
+        }
+        func fmap(_ b: Bed, _ page: UInt64, _ pages: UInt64, _ prot: String, offsetPages: UInt64) -> Syscall {
+            .mmap(addr: b.at(page), length: pages * 4096, prot: Bed.prot(prot), flags: Linux.MAP_PRIVATE | Linux.MAP_FIXED,
+                  fd: 3, offset: offsetPages * 4096)
+        }
+        for m in Self.models {
+            agree(m, "private file mmap", setup: openFile, op: { .syscall(fmap($0, 0, 2, "r--", offsetPages: 4)) })
+            agree(m, "file mmap merging with the previous chunk", setup: { b in
+                openFile(b); _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 2, "rw-", offsetPages: 4))
+            }, op: { .syscall(fmap($0, 2, 1, "rw-", offsetPages: 6)) })
+            agree(m, "file mmap not contiguous in the file", setup: { b in
+                openFile(b); _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 2, "rw-", offsetPages: 4))
+            }, op: { .syscall(fmap($0, 2, 1, "rw-", offsetPages: 9)) })
+            agree(m, "file mmap over anonymous memory", setup: { b in openFile(b); b.map(0, 4, "rw-"); b.touch(1) },
+                  op: { .syscall(fmap($0, 1, 2, "r-x", offsetPages: 0)) })
+            agree(m, "CoW write to a private file mapping", setup: { b in
+                openFile(b); _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 2, "rw-", offsetPages: 4))
+            }, op: { $0.fault(1) })
+            agree(m, "CoW write next to a written file chunk", setup: { b in
+                openFile(b)
+                _ = try! b.sim.syscall(pid: b.pid, fmap(b, 1, 1, "rw-", offsetPages: 5)); b.touch(1)
+                _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 1, "rwx", offsetPages: 4))
+            }, op: { $0.fault(0) })
+            agree(m, "read of a file page", setup: { b in
+                openFile(b); _ = try! b.sim.syscall(pid: b.pid, fmap(b, 0, 2, "r--", offsetPages: 0))
+            }, op: { $0.fault(0, .read) })
         }
     }
 }
