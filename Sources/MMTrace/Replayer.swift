@@ -253,7 +253,7 @@ public final class Replayer {
         case let .execNewMM(comm):
             // The point of no return: what the task did inside execve so far used the old mm.
             for h in inExec.removeValue(forKey: key) ?? [] { apply(h) }
-            guard let p = execTask(key, tgid: e.tgid) else { return }
+            guard execTask(key, tgid: e.tgid) != nil else { return }
             step(e.line, e.pid, .applied, "exec of \(comm): fresh address space")
         case let .execve(path):
             guard let p = execTask(key, tgid: e.tgid) else { return }
