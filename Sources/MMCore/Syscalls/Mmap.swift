@@ -140,7 +140,7 @@ extension Simulation {
         return f
     }
 
-    /// The file-mapping part of do_mmap() (mm/mmap.c), §2.1 item 15: offset
+    /// The file-mapping part of do_mmap() (mm/mmap.c), §2.1 item 8: offset
     /// limits (EOVERFLOW), MAP_SHARED drops unknown flags while
     /// MAP_SHARED_VALIDATE refuses them (EOPNOTSUPP: no session file supports
     /// MAP_SYNC), shared writes need FMODE_WRITE (EACCES), a shared mapping of
