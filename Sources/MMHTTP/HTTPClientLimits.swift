@@ -95,7 +95,7 @@ func peerAddressText(_ storage: inout sockaddr_storage) -> String {
         }
     }
     guard rc == 0 else { return "-" }
-    var text = String(cString: host)
+    var text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     if text.hasPrefix("::ffff:") && text.contains(".") { text.removeFirst(7) }  // IPv4-mapped
     return text
 }
