@@ -3,6 +3,10 @@ import Foundation
 import MMCore
 
 extension MMSimApp: HTTPHandler {
+    /// HTTPHandler: writes the journal records of the answers about to be
+    /// sent (group commit, JournalRound), before any of them leaves.
+    public func willSendAnswers() { store.journalRound?.flush() }
+
     /// HTTPHandler: answers and records metrics for one request.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         let t0 = SessionStore.now()
@@ -48,6 +52,12 @@ public enum MMSimService {
         let server = HTTPServer(configuration: HTTPServerConfiguration(host: config.host, port: config.port, limits: limits,
                                                                             eventLoops: config.eventLoops),
                                 handler: app, accessLog: accessLog)
+        // Every journaled session keeps its journal open (one descriptor
+        // each, beside the connections): the soft limit goes up to the hard one.
+        if !config.limits.dataDir.isEmpty {
+            raiseOpenFileLimit()
+            app.store.journalRound = JournalRound()  // written by willSendAnswers, once per loop round
+        }
         let restored = app.store.restore()
         if restored > 0 { app.store.report("restored \(restored) session(s) from \(config.limits.dataDir)") }
         try server.start()
@@ -75,4 +85,13 @@ public enum MMSimService {
 extension MMSimApp {
     /// Keeps a timer source alive for the app's lifetime.
     func retain(_ source: any DispatchSourceTimer) { timers.append(source) }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (setrlimit(2)); many
+/// systems start processes at 1,024 descriptors.
+func raiseOpenFileLimit() {
+    var r = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) == 0, r.rlim_cur < r.rlim_max else { return }
+    r.rlim_cur = r.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &r)
 }

@@ -61,11 +61,18 @@ public final class Session: @unchecked Sendable {
         return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday))T\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec))Z"
     }
 
-    /// Runs `body` with the session locked.
+    /// Runs `body` with the session locked; then, with the lock released
+    /// and before the caller answers, writes the journal records `body`
+    /// queued (SessionJournal.flush: the next operation of the session need
+    /// not wait for this one's write), unless the event loop writes them
+    /// once per round (JournalRound).
     func locked<T>(_ body: () throws(APIError) -> T) throws(APIError) -> T {
         lock.lock()
-        defer { lock.unlock() }
-        return try body()
+        let outcome = Result<T, APIError> { () throws(APIError) in try body() }
+        let j = journal
+        lock.unlock()
+        if let j, j.round == nil, j.hasPending { j.flush() }
+        return try outcome.get()
     }
 
     /// Refuses `count` more operations when the log would pass the
@@ -83,7 +90,7 @@ public final class Session: @unchecked Sendable {
     /// Called with the session lock held; `log` and `results` change under
     /// `events` too, so SSE subscribers (which hold only `events`) never race.
     func record(op: Op, result: OpResult) {
-        journal?.append([op.json])
+        journal?.enqueue(.ops([op]))
         events.lock()
         log.append(op)
         keep(result)
@@ -96,12 +103,11 @@ public final class Session: @unchecked Sendable {
     /// recording them one by one.
     /// `batch` is the journal record of the request they came from (its body
     /// as sent, SessionJournal.batchRecord), cheaper than each op's JSON.
-    func record(ops: [Op], results newResults: [OpResult], batch: [UInt8]? = nil) {
+    /// Journal records are queued here and written by ``locked(_:)``.
+    func record(ops: [Op], results newResults: [OpResult], batch: SessionJournal.Record? = nil) {
         precondition(ops.count == newResults.count, "one result per operation")
         if ops.isEmpty { return }
-        if let journal {
-            if let batch { journal.append(raw: batch) } else { journal.append(ops.map(\.json)) }
-        }
+        journal?.enqueue(batch ?? .ops(ops))
         events.lock()
         log.append(contentsOf: ops)
         for result in newResults { keep(result) }
