@@ -39,6 +39,12 @@ public final class Session: @unchecked Sendable {
     var budget: SessionBudget
     /// Where its accepted operations are persisted (nil: not persisted).
     var journal: SessionJournal?
+    /// Replays performed and not yet recorded, as they are to be logged (a
+    /// stopped one with `max_events`), in order; ``record(ops:results:batch:)``
+    /// logs these in place of the replay ops it is given. Under `lock`.
+    var replayed: [Op] = []
+    /// Set by `perform` when the replay it ran was stopped by a limit part-way.
+    var lastReplayStop: (events: Int, line: Int, limit: String)?
 
     init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double,
          owner: String = "-", global: GlobalBudget = GlobalBudget(maxPages: 0), createdAt: String? = nil) {
@@ -90,6 +96,8 @@ public final class Session: @unchecked Sendable {
     /// Called with the session lock held; `log` and `results` change under
     /// `events` too, so SSE subscribers (which hold only `events`) never race.
     func record(op: Op, result: OpResult) {
+        var op = op
+        if case .replay = op, !replayed.isEmpty { op = replayed.removeFirst() }
         journal?.enqueue(.ops([op]))
         events.lock()
         log.append(op)
@@ -107,6 +115,18 @@ public final class Session: @unchecked Sendable {
     func record(ops: [Op], results newResults: [OpResult], batch: SessionJournal.Record? = nil) {
         precondition(ops.count == newResults.count, "one result per operation")
         if ops.isEmpty { return }
+        var ops = ops, batch = batch
+        if !replayed.isEmpty {
+            var stoppedOne = false
+            for k in ops.indices {
+                guard case .replay = ops[k], !replayed.isEmpty else { continue }
+                let logged = replayed.removeFirst()
+                if case let .replay(r) = logged, r.maxEvents != nil { stoppedOne = true }
+                ops[k] = logged
+            }
+            if stoppedOne { batch = nil }  // the body as sent would replay the whole trace
+        }
+        replayed.removeAll()
         journal?.enqueue(batch ?? .ops(ops))
         events.lock()
         log.append(contentsOf: ops)

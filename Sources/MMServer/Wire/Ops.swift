@@ -29,6 +29,9 @@ struct ReplayRequest {
     /// nil: `trace` for perf, `none` otherwise.
     var faults: ReplayFaults?
     var detail: TraceReplay.Detail = .summary
+    /// Apply at most this many trace events (how a replay stopped by a
+    /// limit is logged, so the log replays to the same state).
+    var maxEvents: Int?
 }
 
 extension Op {
@@ -133,7 +136,13 @@ extension Op {
         guard let detail = TraceReplay.Detail(rawValue: try a.string("detail", default: "summary")) else {
             throw .badRequest("field '\(a.context)detail' must be \"summary\" or \"faults\"")
         }
+        var maxEvents: Int?
+        if a.has("max_events") {
+            let n = try a.int("max_events")
+            guard n >= 0 else { throw .badRequest("field '\(a.context)max_events' must be non-negative") }
+            maxEvents = n
+        }
         return ReplayRequest(format: format, text: text, pid: a.has("pid") ? try a.int("pid") : nil, faults: faults,
-                             detail: detail)
+                             detail: detail, maxEvents: maxEvents)
     }
 }
