@@ -22,12 +22,39 @@ extension MMSimApp: HTTPHandler {
     /// may populate gigabytes, batches, replays, compares), DELETE, and any
     /// large body go to a worker thread. (The log and event streams are
     /// pulled by the loop in pieces.)
+    /// The route is found from the path's last segment when that segment
+    /// decides it (``SlowRoutes``), so the hot single-fault request is not
+    /// routed twice (here and in `handle`); otherwise by the router.
     public func answersSlowly(_ request: HTTPRequest) -> Bool {
         if request.body.count > 64 * 1024 { return true }
         let isRead = request.method == .get || request.method == .head
+        if let known = SlowRoutes.byLastSegment(request) { return known }
         let path = Self.hasPercent(request.path) ? (request.decodedPath ?? request.path) : request.path
         guard case let .route(route, _)? = try? router.match(request, path: path) else { return !isRead }
         return route.slow
+    }
+}
+
+/// Whether a request goes to a worker, from its method and the last literal
+/// segment of its path, for the segments every route of that method ending
+/// in them agrees on (derived from RouteTable.all, so it cannot drift).
+enum SlowRoutes {
+    /// method → last segment → slow (only segments all such routes agree on).
+    static let table: [HTTPMethod: [String: Bool]] = {
+        var seen: [HTTPMethod: [String: Set<Bool>]] = [:]
+        for r in RouteTable.all {
+            guard let last = r.pattern.split(separator: "/").last, !last.hasPrefix("{") else { continue }
+            seen[r.method, default: [:]][String(last), default: []].insert(r.slow)
+        }
+        return seen.mapValues { $0.compactMapValues { $0.count == 1 ? $0.first : nil } }
+    }()
+
+    /// Nil when the last segment does not decide (a parameter, a percent
+    /// escape, a segment routes disagree on or none has).
+    static func byLastSegment(_ request: HTTPRequest) -> Bool? {
+        let path = request.path.utf8
+        guard let slash = path.lastIndex(of: UInt8(ascii: "/")), !MMSimApp.hasPercent(request.path) else { return nil }
+        return table[request.method]?[String(Substring(path[path.index(after: slash)...]))]
     }
 }
 
