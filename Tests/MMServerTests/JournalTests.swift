@@ -103,4 +103,19 @@ final class JournalTests: XCTestCase {
         round.flush()
         XCTAssertEqual(paths.map { SessionJournal.read(path: $0)?.records.count }, [3, 4], "nothing twice")
     }
+
+    func testAFaultRecordIsTheBytesOfItsJSON() {
+        var injected = FaultInjection()
+        injected[keyPath: FaultInjection.switches[0].keyPath] = true
+        let ops: [Op] = [
+            .fault(pid: 1, tid: nil, address: 0x7f00_0000_1000, access: .write, mode: .user, inject: FaultInjection()),
+            .fault(pid: 12, tid: 13, address: 0, access: .read, mode: .kernel, inject: FaultInjection()),
+            .fault(pid: 2, tid: nil, address: UInt64.max, access: .exec, mode: .user, inject: injected),
+            .process(comm: "x"),
+        ]
+        for op in ops {
+            XCTAssertEqual(String(decoding: SessionJournal.payload(op), as: UTF8.self),
+                           String(decoding: JSONWriter.encode(op.json), as: UTF8.self))
+        }
+    }
 }

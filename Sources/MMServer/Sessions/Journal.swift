@@ -177,7 +177,7 @@ final class SessionJournal: @unchecked Sendable {
     static func frame(_ record: Record, into out: inout [UInt8]) {
         switch record {
         case let .ops(ops):
-            for op in ops { frame(JSONWriter.encode(op.json), into: &out) }
+            for op in ops { frame(payload(op), into: &out) }
         case let .value(v):
             frame(JSONWriter.encode(v), into: &out)
         case let .batch(body, failed):
@@ -185,6 +185,30 @@ final class SessionJournal: @unchecked Sendable {
             out.append(contentsOf: body)
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// An op's record: a fault (the hot single-op record) written straight
+    /// to bytes, the same bytes as `JSONWriter.encode(op.json)` without the
+    /// JSON tree; any other op through its JSON value.
+    static func payload(_ op: Op) -> [UInt8] {
+        guard case let .fault(pid, tid, address, access, mode, inject) = op, inject == FaultInjection() else {
+            return JSONWriter.encode(op.json)
+        }
+        var out = JSONBuffer(capacity: 128)
+        out.raw(#"{"op":"fault","pid":"#)
+        out.int(Int64(pid))
+        if let tid {
+            out.raw(#","tid":"#)
+            out.int(Int64(tid))
+        }
+        out.raw(#","address":"#)
+        out.address(address)
+        out.raw(#","access":"#)
+        out.string(access.rawValue)
+        out.raw(#","mode":"#)
+        out.string(mode.rawValue)
+        out.append(UInt8(ascii: "}"))
+        return out.bytes()
     }
 
     /// The framing header and the payload's start of a batch record, whose
