@@ -5,6 +5,9 @@
 #   BIN=path/to/mmsim scripts/bench_http.sh   benchmark an existing binary (no build)
 #   RUNS=3 DURATION=10 THREADS=2 CONNECTIONS=16 BATCH_OPS=10000 WRITE_DOC=0 STRICT=1 JOURNAL=1 …
 #   (JOURNAL=1: sessions journaled to a scratch data_dir at the default durability; default off)
+#   SERVER_ARGS="--config old/config/mmsim.json" adds server flags (an older binary with its own config)
+#   WORKLOADS="present batch" runs only those (of healthz present faulting batch idle; default all),
+#   WRITE_DOC is then ignored (no table is written)
 #
 # Measures, each on a fresh server (loopback, access log off):
 #   1. POST …/faults, keep-alive, to a page that is already present ("fault": false)   target ≥ 40,000 req/s, p99 < 5 ms
@@ -28,6 +31,7 @@ BATCH_OPS=${BATCH_OPS:-10000}
 BATCH_CONNECTIONS=${BATCH_CONNECTIONS:-2}
 IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 WRITE_DOC=${WRITE_DOC:-1}
+WORKLOADS=${WORKLOADS:-healthz present faulting batch idle}
 PROFILE=${PROFILE:-0}      # 1: perf record -g the server during each run and print where its time goes
 STRICT=${STRICT:-0}
 DOC=docs/BENCHMARKS.md
@@ -62,11 +66,13 @@ start_server() {
   local extra=()
   if "$BIN" serve --help 2>/dev/null | grep -q -- '--data-dir'; then
     extra=(--max_sessions_per_client 0 --session_creates_per_minute_per_client 0 --max_total_pages 0)
+    # a fresh data_dir per server: a server restores what an earlier one journaled
+    rm -rf "$WORK/data"
     if [ "${JOURNAL:-0}" = 1 ]; then extra+=(--data_dir "$WORK/data"); else extra+=(--data_dir ""); fi
   fi
   "$BIN" --port 0 --host 127.0.0.1 --access_log false --public "$WORK/public" \
     --max_sessions $((IDLE_SESSIONS + 100)) --max_batch_ops $((BATCH_OPS * 2)) --max_session_ops 0 \
-    --max_body_bytes $((64 * 1024 * 1024)) "${extra[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
+    --max_body_bytes $((64 * 1024 * 1024)) "${extra[@]}" ${SERVER_ARGS:-} >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
   URL=
   for _ in $(seq 200); do
@@ -151,6 +157,7 @@ echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # median_of NAME: after RUNS calls of workload_NAME, sets <NAME>_RPS/_P50/_P99/_CPU/_RANGE.
 median_of() {
   local name=$1 runs=() i
+  if [[ " $WORKLOADS " != *" $name "* ]]; then RPS=0 P50_MS=0 P99_MS=0 CPU_S=0 RANGE="0 0"; return; fi
   for i in $(seq "$RUNS"); do
     "workload_$name"
     runs+=("$RPS $P50_MS $P99_MS $CPU_S")
@@ -238,6 +245,10 @@ BATCH_RPS=$RPS BATCH_P99=$P99_MS BATCH_CPU=$CPU_S
 BATCH_OPS_S=$(python3 -c "print($RPS * $BATCH_OPS)")
 BATCH_RANGE=$(python3 -c "import sys; lo, hi = map(float, sys.argv[1].split()); print(f'{lo * $BATCH_OPS:.0f} {hi * $BATCH_OPS:.0f}')" "$RANGE")
 
+if [ "$WORKLOADS" != "healthz present faulting batch idle" ]; then
+  echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 # 4. idle sessions
 start_server
 RSS0=$(rss_kib)

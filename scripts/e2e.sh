@@ -2,16 +2,21 @@
 # The README's curl walk-through as a script with assertions: the thread's
 # libc loading sequence, then faults in the data segment under 6.4 and 6.18.
 # Usage: scripts/e2e.sh [BINARY]   (default .build/debug/mmsim)
+#        E2E_URL=http://HOST:PORT scripts/e2e.sh   against a running service (e.g. instances behind nginx)
 set -euo pipefail
-BIN=${1:-${MMSIM_BIN:-.build/debug/mmsim}}
-OUT=$(mktemp)
-"$BIN" --port 0 --access_log false --data_dir "" >"$OUT" 2>&1 &  # nothing persisted in the checkout
-PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -f "$OUT"' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$OUT" && break; sleep 0.05; done
-URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$OUT" | head -1)
-URL=${URL%/}
-[ -n "$URL" ] || { echo "server did not start"; cat "$OUT"; exit 1; }
+if [ -n "${E2E_URL:-}" ]; then
+  URL=${E2E_URL%/}
+else
+  BIN=${1:-${MMSIM_BIN:-.build/debug/mmsim}}
+  OUT=$(mktemp)
+  "$BIN" --port 0 --access_log false --data_dir "" >"$OUT" 2>&1 &  # nothing persisted in the checkout
+  PID=$!
+  trap 'kill $PID 2>/dev/null || true; rm -f "$OUT"' EXIT
+  for _ in $(seq 100); do grep -q "listening on" "$OUT" && break; sleep 0.05; done
+  URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$OUT" | head -1)
+  URL=${URL%/}
+  [ -n "$URL" ] || { echo "server did not start"; cat "$OUT"; exit 1; }
+fi
 fails=0; passes=0
 check() { # check DESCRIPTION PYTHON-EXPR JSON
   if python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if ($2) else 1)" "$3"; then

@@ -2,7 +2,8 @@
 # Runs every test suite: swift test (unit, conformance, API and CLI tests
 # against the real binary), the curl walk-through (e2e.sh), the README's shell
 # blocks (readme_test.py), the race scenarios S1–S11 over HTTP per kernel model
-# (races_e2e.py), the HTTP fuzz run and the headless-browser test of the
+# (races_e2e.py), the HTTP fuzz run, a 20 s soak with misbehaving clients
+# (soak.sh) and the headless-browser test of the
 # visualizer. Prints the compiler's warnings, each suite's counts, where
 # the full logs are (test-output/<time>-<pid>/), and last one line
 # `N passed, N failed[, N skipped]`; exits 1 if anything failed.
@@ -109,6 +110,7 @@ else
   run readme "${need_python:-$need_curl}" "$LOGS/readme.log" python3 scripts/readme_test.py
   run races "$need_python" "$LOGS/races.log" python3 scripts/races_e2e.py "$BIN"
   run fuzz "$need_python" "$LOGS/fuzz.log" python3 scripts/fuzz_http.py --bin "$BIN"
+  run soak "$need_python" "$LOGS/soak.log" scripts/soak.sh 20 "$BIN"
   run browser "$need_browser" "$LOGS/browser.log" "${BROWSER_PY:-python3}" scripts/browser_test.py "$BIN"
 fi
 

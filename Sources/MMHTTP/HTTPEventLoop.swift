@@ -187,6 +187,7 @@ final class HTTPEventLoop: @unchecked Sendable {
     /// Sends the responses of this round (see ``HTTPConnection/flushQueued(now:)``).
     private func flushRound(now: Double) {
         guard !flushQueue.isEmpty else { return }
+        server.handler.willSendAnswers()
         let queued = flushQueue
         flushQueue.removeAll(keepingCapacity: true)
         for connection in queued {

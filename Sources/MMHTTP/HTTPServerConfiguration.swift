@@ -11,11 +11,17 @@ public protocol HTTPHandler: Sendable {
     /// serving its other connections; the connection waits, so its pipelined
     /// requests are still answered in order. Default: bodies over 64 KiB.
     func answersSlowly(_ request: HTTPRequest) -> Bool
+    /// Called on an event-loop thread once per round, before the answers
+    /// produced since its last round are sent (a place to make durable what
+    /// they acknowledge, once for all of them). Default: nothing.
+    func willSendAnswers()
 }
 
 extension HTTPHandler {
     /// The default: requests with bodies over 64 KiB answer slowly.
     public func answersSlowly(_ request: HTTPRequest) -> Bool { request.body.count > 64 * 1024 }
+    /// The default: nothing to do before answers are sent.
+    public func willSendAnswers() {}
 }
 
 /// Adapts a closure to ``HTTPHandler``.

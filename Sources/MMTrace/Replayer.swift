@@ -41,6 +41,17 @@ public final class Replayer {
     /// Keep one `FaultRecord` per real fault in `report.faultRecords`.
     public var recordFaults = false
     public private(set) var faultResults: [FaultResult] = []
+    /// Asked before each event is applied (the server's memory budget):
+    /// nil applies it; a reason stops the replay there, so that event and
+    /// every later one are skipped (``stopped``).
+    public var admit: ((TraceEvent) -> String?)?
+    /// Apply at most this many events, skip the rest (a replay that was
+    /// stopped, replayed again from a session's log).
+    public var maxEvents: Int?
+    /// Events applied so far (admitted, within ``maxEvents``).
+    public private(set) var eventsApplied = 0
+    /// The line and reason at which ``admit`` stopped the replay.
+    public private(set) var stopped: (line: Int, reason: String)?
     /// Layouts recorded at exec (/proc/PID/maps), per trace pid, in exec
     /// order: each execve of that pid imports the next one.
     public var execLayouts: [Int: [[MapsEntry]]] = [:]
@@ -174,6 +185,13 @@ public final class Replayer {
     /// Applies one event and says what it amounted to.
     @discardableResult
     func applyEvent(_ e: TraceEvent) -> LineOutcome {
+        if let stopped { return .skipped("replay stopped at line \(stopped.line)") }
+        if let maxEvents, eventsApplied >= maxEvents { return .skipped("past max_events") }
+        if let why = admit?(e) {
+            stopped = (e.line, why)
+            return .skipped(why)
+        }
+        eventsApplied += 1
         outcome = nil
         apply(e)
         let o = outcome ?? .skipped("no effect")

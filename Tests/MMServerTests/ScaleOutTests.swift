@@ -97,6 +97,23 @@ final class ScaleOutTests: APITestCase {
             XCTAssertEqual(owner.get(p + "/log").json["ops"].count, 5)
             XCTAssertEqual(other.get(p).status, 404, "the other instance does not hold it")
         }
+        // The whole e2e walk-through, through the proxy.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let e2e = Process()
+        e2e.executableURL = URL(fileURLWithPath: "/bin/bash")
+        e2e.arguments = [root.appendingPathComponent("scripts/e2e.sh").path]
+        e2e.environment = ProcessInfo.processInfo.environment.merging(["E2E_URL": url]) { $1 }
+        let out = Pipe()
+        e2e.standardOutput = out
+        e2e.standardError = out
+        try e2e.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        e2e.waitUntilExit()
+        XCTAssertEqual(e2e.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains(" 0 failed"), text)
+        XCTAssertFalse(text.contains("FAIL"), text)
+        XCTAssertEqual(a.get("/healthz").json["sessions"].int.map { $0 > 0 }, true, "e2e sessions landed on a")
+        XCTAssertEqual(b.get("/healthz").json["sessions"].int.map { $0 > 0 }, true, "e2e sessions landed on b")
     }
 }
 

@@ -89,6 +89,32 @@ final class StreamedReplayTests: XCTestCase {
         XCTAssertEqual(spools(), [], "deleting the session deletes its spool")
     }
 
+    // A streamed replay is bounded as it runs, as a JSON one is: past a budget it
+    // stops (422 naming the limit), keeps the events before, and a restart
+    // rebuilds exactly that (the log says how many events it applied).
+    func testAStreamedReplayStopsAtABudgetAndTheLogReplaysTheSame() throws {
+        let s = try ServerProcess(arguments: ["--data_dir", dataDir.path, "--max_session_vmas", "6"])
+        servers.append(s)
+        let sid = try XCTUnwrap(s.post("/v1/sessions", #"{"kernel": "6.18"}"#).json["id"].string)
+        let text = (0..<20).map { i in
+            "100 mmap(0x7f00000\(String(0x10 + 2 * i, radix: 16))000, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0) = 0x7f00000\(String(0x10 + 2 * i, radix: 16))000"
+        }.joined(separator: "\n") + "\n"
+        let r = try stream(s, sid, query: "format=strace", Array(text.utf8))
+        XCTAssertEqual(r.status, 422, r.text)
+        XCTAssertTrue(r.text.contains("max_session_vmas"), r.text)
+        let vmas = s.get("/v1/sessions/\(sid)/processes/1/vmas").json["vmas"].count
+        XCTAssertGreaterThan(vmas, 0, "the events before the limit stay applied")
+        XCTAssertLessThan(vmas, 20)
+        let log = s.get("/v1/sessions/\(sid)/log").json["ops"].array
+        XCTAssertEqual(log.count, 1)
+        XCTAssertNotNil(log[0]["max_events"].int, "\(log)")
+        let before = state(s, sid)
+        XCTAssertTrue(s.stop())
+        let again = try ServerProcess(arguments: ["--data_dir", dataDir.path, "--max_session_vmas", "6"])
+        servers.append(again)
+        XCTAssertEqual(state(again, sid), before, "a restart replays the spool file up to max_events")
+    }
+
     func testABodyThatDoesNotEndWellChangesNothing() throws {
         let s = try start()
         let sid = try XCTUnwrap(s.post("/v1/sessions", "{}").json["id"].string)

@@ -66,6 +66,10 @@ final class ReplayUpload: HTTPBodySink {
         before = Metrics.FaultCounters(s.sim.stats.faults)
         s.sim.tracer.enabled = false
         replay = request.makeReplay(on: s.sim)
+        // Bounded as it runs, like a JSON replay (Session.perform): each
+        // trace event is admitted against the budgets before it is applied.
+        let touch = request.faults == .touch
+        replay.replayer.admit = { [s] event in s.budget.admit(event.worstCase(s.sim, touch: touch), s.sim).map { "\($0)" } }
     }
 
     deinit { if spoolFD >= 0 { close(spoolFD) } }
@@ -87,10 +91,27 @@ final class ReplayUpload: HTTPBodySink {
             undo()
             return answer(.badRequest("field 'body': \(error.description); give ?format= to name it"))
         }
+        if let stop = replay.replayer.stopped, replay.replayer.eventsApplied == 0 {
+            undo()
+            return answer(APIError(.limitExceeded, "the replay's first event (line \(stop.line)) could take the session past "
+                                   + "\(stop.reason); nothing was changed"))
+        }
         if app.store.limits.durability != .no { fdatasync(spoolFD) }  // the file before the record naming it
         request.spooledBytes = bytes
         let s = session
         let result = OpResult.replay(report)
+        if let stop = replay.replayer.stopped {
+            // Stopped part-way by a budget: the events before stay, logged with
+            // max_events so the log replays to the same state (a syscall failing
+            // half-way keeps what it did), and the answer is the 422.
+            request.maxEvents = replay.replayer.eventsApplied
+            s.record(op: .replay(request), result: result)
+            s.budget.remeasure(s.sim)
+            s.sim.tracer.enabled = true
+            release()
+            return answer(APIError(.limitExceeded, "the replay stopped at line \(stop.line): it would take the session past "
+                                   + "\(stop.reason); the \(request.maxEvents ?? 0) events before it were applied"))
+        }
         s.record(op: .replay(request), result: result)
         s.budget.remeasure(s.sim)
         s.sim.tracer.enabled = true

@@ -3,6 +3,10 @@ import Foundation
 import MMCore
 
 extension MMSimApp: HTTPHandler {
+    /// HTTPHandler: writes the journal records of the answers about to be
+    /// sent (group commit, JournalRound), before any of them leaves.
+    public func willSendAnswers() { store.journalRound?.flush() }
+
     /// HTTPHandler: answers and records metrics for one request.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         let t0 = SessionStore.now()
@@ -18,12 +22,39 @@ extension MMSimApp: HTTPHandler {
     /// may populate gigabytes, batches, replays, compares), DELETE, and any
     /// large body go to a worker thread. (The log and event streams are
     /// pulled by the loop in pieces.)
+    /// The route is found from the path's last segment when that segment
+    /// decides it (``SlowRoutes``), so the hot single-fault request is not
+    /// routed twice (here and in `handle`); otherwise by the router.
     public func answersSlowly(_ request: HTTPRequest) -> Bool {
         if request.body.count > 64 * 1024 { return true }
         let isRead = request.method == .get || request.method == .head
+        if let known = SlowRoutes.byLastSegment(request) { return known }
         let path = Self.hasPercent(request.path) ? (request.decodedPath ?? request.path) : request.path
         guard case let .route(route, _)? = try? router.match(request, path: path) else { return !isRead }
         return route.slow
+    }
+}
+
+/// Whether a request goes to a worker, from its method and the last literal
+/// segment of its path, for the segments every route of that method ending
+/// in them agrees on (derived from RouteTable.all, so it cannot drift).
+enum SlowRoutes {
+    /// method → last segment → slow (only segments all such routes agree on).
+    static let table: [HTTPMethod: [String: Bool]] = {
+        var seen: [HTTPMethod: [String: Set<Bool>]] = [:]
+        for r in RouteTable.all {
+            guard let last = r.pattern.split(separator: "/").last, !last.hasPrefix("{") else { continue }
+            seen[r.method, default: [:]][String(last), default: []].insert(r.slow)
+        }
+        return seen.mapValues { $0.compactMapValues { $0.count == 1 ? $0.first : nil } }
+    }()
+
+    /// Nil when the last segment does not decide (a parameter, a percent
+    /// escape, a segment routes disagree on or none has).
+    static func byLastSegment(_ request: HTTPRequest) -> Bool? {
+        let path = request.path.utf8
+        guard let slash = path.lastIndex(of: UInt8(ascii: "/")), !MMSimApp.hasPercent(request.path) else { return nil }
+        return table[request.method]?[String(Substring(path[path.index(after: slash)...]))]
     }
 }
 
@@ -48,6 +79,12 @@ public enum MMSimService {
         let server = HTTPServer(configuration: HTTPServerConfiguration(host: config.host, port: config.port, limits: limits,
                                                                             eventLoops: config.eventLoops),
                                 handler: app, accessLog: accessLog)
+        // Every journaled session keeps its journal open (one descriptor
+        // each, beside the connections): the soft limit goes up to the hard one.
+        if !config.limits.dataDir.isEmpty {
+            raiseOpenFileLimit()
+            app.store.journalRound = JournalRound()  // written by willSendAnswers, once per loop round
+        }
         let restored = app.store.restore()
         if restored > 0 { app.store.report("restored \(restored) session(s) from \(config.limits.dataDir)") }
         try server.start()
@@ -75,4 +112,13 @@ public enum MMSimService {
 extension MMSimApp {
     /// Keeps a timer source alive for the app's lifetime.
     func retain(_ source: any DispatchSourceTimer) { timers.append(source) }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (setrlimit(2)); many
+/// systems start processes at 1,024 descriptors.
+func raiseOpenFileLimit() {
+    var r = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) == 0, r.rlim_cur < r.rlim_max else { return }
+    r.rlim_cur = r.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &r)
 }

@@ -1,4 +1,5 @@
 import MMCore
+import MMTrace
 import Synchronization
 
 /// What a session's simulated machine holds that costs the server memory:
@@ -67,18 +68,25 @@ struct SessionBudget {
     /// never under-counts). Caller holds the session lock.
     mutating func admit(_ op: Op, _ sim: Simulation) throws(APIError) {
         let worst = op.worstCase(sim)
+        guard let name = admit(worst, sim) else { return }
+        throw APIError(.limitExceeded, "this operation could take the session past \(name) "
+                       + "(now \(measured.pages) pages, \(measured.vmas) VMAs, \(measured.anonVMAs) anon_vmas; "
+                       + "at most \(worst.pages) pages, \(worst.vmas) VMAs more); nothing was changed")
+    }
+
+    /// Reserves `worst` and returns nil, or returns the limit it could pass
+    /// (reserving nothing). Caller holds the session lock.
+    mutating func admit(_ worst: Usage, _ sim: Simulation) -> String? {
         if exceeded(bound + worst, globalExtra: worst.pages) == nil {
             reserve(worst)
-            return
+            return nil
         }
         remeasure(sim)
         guard let name = exceeded(measured + worst, globalExtra: worst.pages) else {
             reserve(worst)
-            return
+            return nil
         }
-        throw APIError(.limitExceeded, "this operation could take the session past \(name) "
-                       + "(now \(measured.pages) pages, \(measured.vmas) VMAs, \(measured.anonVMAs) anon_vmas; "
-                       + "at most \(worst.pages) pages, \(worst.vmas) VMAs more); nothing was changed")
+        return name
     }
 
     private mutating func reserve(_ worst: Usage) {
@@ -127,7 +135,13 @@ extension Op {
         case .thread: return Usage()  // shares its process's mm
         case .fault: return Usage(pages: faultAround, vmas: 1, anonVMAs: 1)
         case let .touch(_, _, n, _): return Usage(pages: faultAround &* n, vmas: 1, anonVMAs: n)
-        case .replay: return Usage()  // its events are applied one by one by the replayer (not bounded here)
+        case let .replay(r):
+            // a maps layout: at most a VMA and an anon_vma per line (and a
+            // process); a trace is bounded event by event as it replays
+            // (TraceEvent.worstCase).
+            guard r.format == .maps else { return Usage() }
+            let lines = r.text.utf8.reduce(into: 1) { n, b in if b == UInt8(ascii: "\n") { n += 1 } }
+            return Usage(pages: 0, vmas: lines &+ 8, anonVMAs: lines &+ 1)
         case let .syscall(pid, _, call):
             switch call {
             case .open, .close, .exit: return Usage()
@@ -147,6 +161,39 @@ extension Op {
                 let vmas = p.mm.vmas.underestimatedCount
                 return Usage(pages: p.mm.pageTable.count, vmas: vmas, anonVMAs: vmas + 1)
             }
+        }
+    }
+}
+
+extension TraceEvent {
+    /// The most this trace event can add when the replayer applies it, as
+    /// ``Op/worstCase(_:)`` for the operation it becomes: a syscall as the
+    /// same syscall (plus the 256 pages `faults: touch` touches after an
+    /// mmap or brk), a fork the largest live page table and VMA count (the
+    /// parent's is among them), a fault its fault-around, an exec or a
+    /// perf mapping record a new layout.
+    func worstCase(_ sim: Simulation, touch: Bool) -> Usage {
+        let touched = touch ? 256 : 0
+        switch kind {
+        case let .syscall(call, _):
+            var u = Op.syscall(pid: 0, tid: nil, call).worstCase(sim)
+            switch call {
+            case .mmap, .brk: u.pages &+= touched
+            default: break
+            }
+            return u
+        case .fork:
+            var pages = 0, vmas = 0
+            for p in sim.processes.values where p.state != .exited {
+                pages = max(pages, p.mm.pageTable.count)
+                vmas = max(vmas, p.mm.vmas.underestimatedCount)
+            }
+            return Usage(pages: pages, vmas: vmas &+ 8, anonVMAs: vmas &+ 1)
+        case .fault: return Usage(pages: 16, vmas: 1, anonVMAs: 1)
+        case .execve, .execNewMM: return Usage(pages: 16, vmas: 64, anonVMAs: 8)
+        case .mapping, .mappingInSyscall: return Usage(pages: 0, vmas: 3, anonVMAs: 1)
+        case .vfork, .thread: return Usage(pages: 0, vmas: 8, anonVMAs: 1)
+        case .exit, .threadExit, .mmapLock, .skipped, .unrecognised: return Usage()
         }
     }
 }

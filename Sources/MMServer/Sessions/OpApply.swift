@@ -75,6 +75,14 @@ extension Op {
 extension ReplayRequest {
     /// Parses the text and replays it into `sim` (MMTrace).
     func apply(to sim: Simulation) throws(APIError) -> OpResult {
+        try apply(to: sim, admit: nil).result
+    }
+
+    /// Replays into `sim`, asking `admit` before each trace event (nil:
+    /// apply it; a limit's name: stop there). Returns the result and, when
+    /// `admit` stopped it, how many events were applied and where it stopped.
+    func apply(to sim: Simulation, admit: ((TraceEvent) -> String?)?)
+        throws(APIError) -> (result: OpResult, stopped: (events: Int, line: Int, limit: String)?) {
         if let pid {
             do { _ = try sim.process(pid) } catch { throw Op.apiError(error) }
         }
@@ -85,12 +93,14 @@ extension ReplayRequest {
             }
             let p = pid.flatMap { sim.processes[$0] } ?? sim.createProcess(comm: "maps")
             let r = Replayer(sim: sim, rootPid: p.pid)
-            return .replayMaps(pid: p.pid, steps: r.importMaps(entries, into: p))
+            return (.replayMaps(pid: p.pid, steps: r.importMaps(entries, into: p)), nil)
         }
         // perf or strace, named or recognised from the content, streamed
         // line by line (TraceReplay); a text neither importer understands
         // changes nothing and is a 400. A spooled replay reads its file.
         let replay = makeReplay(on: sim)
+        replay.replayer.admit = admit
+        replay.replayer.maxEvents = maxEvents
         if let spool {
             guard replay.feed(contentsOf: spool) else { throw APIError(.internalError, "replay spool \(spool) cannot be read") }
         } else {
@@ -98,7 +108,12 @@ extension ReplayRequest {
         }
         do {
             let report = try replay.finish()
-            return .replay(report)
+            guard let stop = replay.replayer.stopped else { return (.replay(report), nil) }
+            let stopped = (events: replay.replayer.eventsApplied, line: stop.line, limit: stop.reason)
+            guard case let .object(m) = DTO.replay(report) else { return (.replay(report), stopped) }
+            let note: JSONValue = .object([("line", .num(stop.line)), ("limit", .string(stop.reason)),
+                                           ("events_applied", .num(stopped.events))])
+            return (.json(.object(m + [("stopped", note)])), stopped)
         } catch {
             throw .badRequest("field 'text': \(error.description); give \"format\" to name it")
         }
@@ -119,21 +134,53 @@ extension ReplayRequest {
 extension Session {
     /// Applies one decoded operation (caller holds the lock), records it in
     /// the log and returns its result. Errors change nothing.
+    /// A replay stopped by a limit part-way is recorded (as the events it
+    /// applied, `max_events`) and then refused with `422` naming the limit.
     func apply(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
         try checkLogRoom(for: 1)
         let result = try perform(op, summary: summary)
+        let stop = lastReplayStop
         record(op: op, result: result)
+        if let stop {
+            throw APIError(.limitExceeded, "the replay stopped at line \(stop.line): its next event could take the session past "
+                           + "\(stop.limit); the \(stop.events) event(s) before it were applied and logged "
+                           + "(as a replay with max_events \(stop.events))")
+        }
         return result
     }
 
     /// Applies one decoded operation (caller holds the lock) without
     /// recording it: the caller records it (`record`) if this returns.
     /// Errors change nothing.
+    /// A trace replay is bounded event by event (TraceEvent.worstCase):
+    /// refused at its first event, it changes nothing (422); stopped later,
+    /// the events before stay applied, as a syscall failing half-way keeps
+    /// what it did (the session records it with `max_events`, see
+    /// ``replayed``). A maps layout is bounded before it runs.
     func perform(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
+        lastReplayStop = nil
         try budget.admit(op, sim)
         sim.tracer.enabled = !summary
-        let result = try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
-        if case .replay = op { budget.remeasure(sim) }  // not bounded beforehand: counted after
+        guard case let .replay(request) = op else {
+            return try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
+        }
+        let touch = request.faults == .touch
+        let (result, stopped) = try request.apply(to: sim) { [self] event in
+            budget.admit(event.worstCase(sim, touch: touch), sim).map { "\($0)" }
+        }
+        budget.remeasure(sim)  // the worst cases reserved per event, back to what is there
+        if let stopped {
+            if stopped.events == 0 {
+                throw APIError(.limitExceeded, "the replay's first event (line \(stopped.line)) could take the session past "
+                               + "\(stopped.limit); nothing was changed")
+            }
+            var logged = request
+            logged.maxEvents = stopped.events
+            replayed.append(.replay(logged))
+            lastReplayStop = (stopped.events, stopped.line, stopped.limit)
+        } else {
+            replayed.append(op)
+        }
         return result
     }
 

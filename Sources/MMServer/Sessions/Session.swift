@@ -40,6 +40,12 @@ public final class Session: @unchecked Sendable {
     var budget: SessionBudget
     /// Where its accepted operations are persisted (nil: not persisted).
     var journal: SessionJournal?
+    /// Replays performed and not yet recorded, as they are to be logged (a
+    /// stopped one with `max_events`), in order; ``record(ops:results:batch:)``
+    /// logs these in place of the replay ops it is given. Under `lock`.
+    var replayed: [Op] = []
+    /// Set by `perform` when the replay it ran was stopped by a limit part-way.
+    var lastReplayStop: (events: Int, line: Int, limit: String)?
 
     init(id: String, name: String?, model: KernelModel, options: ModelOptions, limits: Limits, now: Double,
          owner: String = "-", global: GlobalBudget = GlobalBudget(maxPages: 0), createdAt: String? = nil) {
@@ -62,11 +68,18 @@ public final class Session: @unchecked Sendable {
         return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday))T\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec))Z"
     }
 
-    /// Runs `body` with the session locked.
+    /// Runs `body` with the session locked; then, with the lock released
+    /// and before the caller answers, writes the journal records `body`
+    /// queued (SessionJournal.flush: the next operation of the session need
+    /// not wait for this one's write), unless the event loop writes them
+    /// once per round (JournalRound).
     func locked<T>(_ body: () throws(APIError) -> T) throws(APIError) -> T {
         lock.lock()
-        defer { lock.unlock() }
-        return try body()
+        let outcome = Result<T, APIError> { () throws(APIError) in try body() }
+        let j = journal
+        lock.unlock()
+        if let j, j.round == nil, j.hasPending { j.flush() }
+        return try outcome.get()
     }
 
     /// Refuses `count` more operations when the log would pass the
@@ -84,7 +97,9 @@ public final class Session: @unchecked Sendable {
     /// Called with the session lock held; `log` and `results` change under
     /// `events` too, so SSE subscribers (which hold only `events`) never race.
     func record(op: Op, result: OpResult) {
-        journal?.append([op.json])
+        var op = op
+        if case .replay = op, !replayed.isEmpty { op = replayed.removeFirst() }
+        journal?.enqueue(.ops([op]))
         events.lock()
         log.append(op)
         keep(result)
@@ -97,12 +112,23 @@ public final class Session: @unchecked Sendable {
     /// recording them one by one.
     /// `batch` is the journal record of the request they came from (its body
     /// as sent, SessionJournal.batchRecord), cheaper than each op's JSON.
-    func record(ops: [Op], results newResults: [OpResult], batch: [UInt8]? = nil) {
+    /// Journal records are queued here and written by ``locked(_:)``.
+    func record(ops: [Op], results newResults: [OpResult], batch: SessionJournal.Record? = nil) {
         precondition(ops.count == newResults.count, "one result per operation")
         if ops.isEmpty { return }
-        if let journal {
-            if let batch { journal.append(raw: batch) } else { journal.append(ops.map(\.json)) }
+        var ops = ops, batch = batch
+        if !replayed.isEmpty {
+            var stoppedOne = false
+            for k in ops.indices {
+                guard case .replay = ops[k], !replayed.isEmpty else { continue }
+                let logged = replayed.removeFirst()
+                if case let .replay(r) = logged, r.maxEvents != nil { stoppedOne = true }
+                ops[k] = logged
+            }
+            if stoppedOne { batch = nil }  // the body as sent would replay the whole trace
         }
+        replayed.removeAll()
+        journal?.enqueue(batch ?? .ops(ops))
         events.lock()
         log.append(contentsOf: ops)
         for result in newResults { keep(result) }

@@ -23,7 +23,8 @@ extension SessionStore {
     func persist(_ s: Session) {
         guard let path = journalPath(s.id) else { return }
         try? FileManager.default.createDirectory(atPath: limits.dataDir, withIntermediateDirectories: true)
-        let journal = SessionJournal.create(path: path, header: Self.header(s), durability: limits.durability, report: report)
+        let journal = SessionJournal.create(path: path, header: Self.header(s), durability: limits.durability,
+                                            round: journalRound, report: report)
         s.lock.withLock { s.journal = journal }
     }
 
@@ -94,7 +95,7 @@ extension SessionStore {
             report("journal \(path): cut a torn or corrupt tail at byte \(good) (\(length - good) bytes dropped)")
         }
         if skipped > 0 { report("journal \(path): \(skipped) operation(s) could not be replayed and were skipped") }
-        let journal = SessionJournal.reopen(path: path, durability: limits.durability, report: report)
+        let journal = SessionJournal.reopen(path: path, durability: limits.durability, round: journalRound, report: report)
         s.lock.withLock { s.journal = journal }
         adopt(s)
         return true

@@ -19,6 +19,10 @@ public final class SessionStore: @unchecked Sendable {
 
     /// Where journal problems are reported (the server's log).
     let report: @Sendable (String) -> Void
+    /// Set (before ``restore()``) when an HTTP server writes the journals
+    /// once per event-loop round (MMSimApp.willSendAnswers); nil: each
+    /// request writes its own after releasing the session lock.
+    var journalRound: JournalRound?
 
     /// `random` is where session ids come from (the kernel's getrandom(2)
     /// unless a test injects another); `nodeID` prefixes them.
@@ -82,6 +86,7 @@ public final class SessionStore: @unchecked Sendable {
 
     /// fdatasync(2)s the journals written since the last call (durability `everysec`).
     public func syncJournals() {
+        journalRound?.flush()
         let all = lock.withLock { Array(sessions.values) }
         for s in all { s.lock.withLock { s.journal }?.syncIfDirty() }
     }

@@ -39,6 +39,7 @@ extension Op {
             if let pid = r.pid { m.append(("pid", .num(pid))) }
             if let faults = r.faults { m.append(("faults", .string(faults.rawValue))) }
             if r.detail != .summary { m.append(("detail", .string(r.detail.rawValue))) }
+            if let n = r.maxEvents { m.append(("max_events", .num(n))) }
             return .object(m)
         case let .syscall(pid, tid, call):
             let who: [(String, JSONValue)] = tid.map { [("pid", .num(pid)), ("tid", .num($0))] } ?? [("pid", .num(pid))]

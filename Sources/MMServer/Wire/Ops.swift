@@ -36,6 +36,9 @@ struct ReplayRequest {
     /// or a rebuild of the session, and its size in bytes.
     var spool: String?
     var spooledBytes = 0
+    /// Apply at most this many trace events (how a replay stopped by a
+    /// limit is logged, so the log replays to the same state).
+    var maxEvents: Int?
 }
 
 extension Op {
@@ -141,8 +144,14 @@ extension Op {
         guard let detail = TraceReplay.Detail(rawValue: try a.string("detail", default: "summary")) else {
             throw .badRequest("field '\(a.context)detail' must be \"summary\" or \"faults\"")
         }
+        var maxEvents: Int?
+        if a.has("max_events") {
+            let n = try a.int("max_events")
+            guard n >= 0 else { throw .badRequest("field '\(a.context)max_events' must be non-negative") }
+            maxEvents = n
+        }
         return ReplayRequest(format: format, text: text, pid: a.has("pid") ? try a.int("pid") : nil, faults: faults,
-                             detail: detail)
+                             detail: detail, maxEvents: maxEvents)
     }
 }
 

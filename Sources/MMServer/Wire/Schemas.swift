@@ -71,6 +71,7 @@ enum Schemas {
         Field("pid", .integer, "an existing process to replay into (default: new processes)"),
         Field("faults", .oneOf(replayFaults), "which faults to simulate (default: trace for perf, none otherwise)"),
         Field("detail", .oneOf(replayDetails), "faults: one record per real fault of the trace, with what the simulation did (default summary)"),
+        Field("max_events", .integer, "apply at most this many trace events (how the log keeps a replay stopped by a limit)"),
     ])
 
     /// A syscall's arguments (POST …/syscalls/{name}), named as in its man page.
