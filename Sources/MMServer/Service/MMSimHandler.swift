@@ -39,22 +39,32 @@ extension MMSimApp: HTTPHandler {
 /// segment of its path, for the segments every route of that method ending
 /// in them agrees on (derived from RouteTable.all, so it cannot drift).
 enum SlowRoutes {
-    /// method → last segment → slow (only segments all such routes agree on).
-    static let table: [HTTPMethod: [String: Bool]] = {
+    /// method → last segment's bytes → slow (only segments all such routes
+    /// agree on), searched linearly: a handful of methods and segments,
+    /// compared as bytes (hashing the Strings cost ~2,000 instructions a request).
+    static let table: [(method: HTTPMethod, segments: [(bytes: [UInt8], slow: Bool)])] = {
         var seen: [HTTPMethod: [String: Set<Bool>]] = [:]
         for r in RouteTable.all {
             guard let last = r.pattern.split(separator: "/").last, !last.hasPrefix("{") else { continue }
             seen[r.method, default: [:]][String(last), default: []].insert(r.slow)
         }
-        return seen.mapValues { $0.compactMapValues { $0.count == 1 ? $0.first : nil } }
+        return seen.sorted { $0.key.rawValue < $1.key.rawValue }.map { method, segments in
+            (method, segments.compactMapValues { $0.count == 1 ? $0.first : nil }
+                .sorted { $0.key < $1.key }.map { (Array($0.key.utf8), $0.value) })
+        }
     }()
 
     /// Nil when the last segment does not decide (a parameter, a percent
     /// escape, a segment routes disagree on or none has).
     static func byLastSegment(_ request: HTTPRequest) -> Bool? {
-        let path = request.path.utf8
-        guard let slash = path.lastIndex(of: UInt8(ascii: "/")), !MMSimApp.hasPercent(request.path) else { return nil }
-        return table[request.method]?[String(Substring(path[path.index(after: slash)...]))]
+        var path = request.path
+        return path.withUTF8 { u -> Bool? in
+            guard let slash = u.lastIndex(of: UInt8(ascii: "/")), !u.contains(UInt8(ascii: "%")),
+                  let entry = table.first(where: { $0.method == request.method }) else { return nil }
+            let last = UnsafeBufferPointer(rebasing: u[(slash + 1)...])
+            for (bytes, slow) in entry.segments where bytes.count == last.count && bytes.elementsEqual(last) { return slow }
+            return nil
+        }
     }
 }
 
