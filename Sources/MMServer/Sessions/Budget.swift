@@ -48,8 +48,10 @@ final class GlobalBudget: Sendable {
 /// against the budget; an operation that could pass it is refused with
 /// `422 limit_exceeded` naming the limit, before anything changes. To keep
 /// the check O(1) on the fault path the session keeps an upper bound of its
-/// usage (the last exact count plus every worst case since) and counts
-/// exactly only when that bound would pass a limit.
+/// usage (the last exact count plus every worst case since) as the room it
+/// leaves under each limit, kept incrementally: an operation whose worst
+/// case fits that room is admitted with three compares and three
+/// subtractions; only one that does not fit counts the session exactly.
 struct SessionBudget {
     let limits: Limits
     let global: GlobalBudget
@@ -57,30 +59,50 @@ struct SessionBudget {
     private var measured = Usage()
     /// `measured` plus the worst case of every operation since.
     private var bound = Usage()
+    /// Each session limit less `bound` (`Int.max` less `bound` for a limit
+    /// of 0, none): what the fast path of `admit` compares a worst case with.
+    private var room: Usage
 
     init(limits: Limits, global: GlobalBudget) {
         self.limits = limits
         self.global = global
+        func most(_ limit: Int) -> Int { limit > 0 ? limit : Int.max }
+        room = Usage(pages: most(limits.maxSessionPages), vmas: most(limits.maxSessionVMAs),
+                     anonVMAs: most(limits.maxSessionAnonVMAs))
     }
 
     /// Refuses `op` (422) if it could take `sim` past a limit; else notes its
     /// worst case (the server's total counts every session's bound, so it
     /// never under-counts). Caller holds the session lock.
+    @inline(__always)
     mutating func admit(_ op: Op, _ sim: Simulation) throws(APIError) {
         let worst = op.worstCase(sim)
         guard let name = admit(worst, sim) else { return }
-        throw APIError(.limitExceeded, "this operation could take the session past \(name) "
-                       + "(now \(measured.pages) pages, \(measured.vmas) VMAs, \(measured.anonVMAs) anon_vmas; "
-                       + "at most \(worst.pages) pages, \(worst.vmas) VMAs more); nothing was changed")
+        throw refusal(worst, name)
+    }
+
+    private func refusal(_ worst: Usage, _ name: String) -> APIError {
+        APIError(.limitExceeded, "this operation could take the session past \(name) "
+                 + "(now \(measured.pages) pages, \(measured.vmas) VMAs, \(measured.anonVMAs) anon_vmas; "
+                 + "at most \(worst.pages) pages, \(worst.vmas) VMAs more); nothing was changed")
     }
 
     /// Reserves `worst` and returns nil, or returns the limit it could pass
     /// (reserving nothing). Caller holds the session lock.
+    @inline(__always)
     mutating func admit(_ worst: Usage, _ sim: Simulation) -> String? {
-        if exceeded(bound + worst, globalExtra: worst.pages) == nil {
+        // Fast path: the worst case fits the room left under the bound (the
+        // same answer `exceeded(bound + worst)` gives, without overflow).
+        if worst.pages <= room.pages && worst.vmas <= room.vmas && worst.anonVMAs <= room.anonVMAs
+            && (global.maxPages == 0 || global.used &+ worst.pages <= global.maxPages) {
             reserve(worst)
             return nil
         }
+        return admitMeasured(worst, sim)
+    }
+
+    /// The slow path of `admit`: counts the session exactly, then checks.
+    private mutating func admitMeasured(_ worst: Usage, _ sim: Simulation) -> String? {
         remeasure(sim)
         guard let name = exceeded(measured + worst, globalExtra: worst.pages) else {
             reserve(worst)
@@ -89,9 +111,11 @@ struct SessionBudget {
         return name
     }
 
+    @inline(__always)
     private mutating func reserve(_ worst: Usage) {
         global.add(worst.pages)
         bound = bound + worst
+        room = Usage(pages: room.pages &- worst.pages, vmas: room.vmas &- worst.vmas, anonVMAs: room.anonVMAs &- worst.anonVMAs)
     }
 
     /// Counts the session exactly and updates the server's total.
@@ -99,14 +123,22 @@ struct SessionBudget {
         let now = Usage(sim)
         global.add(now.pages - bound.pages)
         measured = now
-        bound = now
+        setBound(now)
     }
 
     /// The session is gone: its pages leave the server's total.
     mutating func release() {
         global.add(-bound.pages)
         measured = Usage()
-        bound = Usage()
+        setBound(Usage())
+    }
+
+    /// `bound` becomes `u` and `room` what the limits leave above it.
+    private mutating func setBound(_ u: Usage) {
+        bound = u
+        func left(_ limit: Int, _ used: Int) -> Int { limit > 0 ? limit - used : Int.max - max(0, used) }
+        room = Usage(pages: left(limits.maxSessionPages, u.pages), vmas: left(limits.maxSessionVMAs, u.vmas),
+                     anonVMAs: left(limits.maxSessionAnonVMAs, u.anonVMAs))
     }
 
     /// The first limit `u` passes (the server's total grown by `globalExtra`), if any.

@@ -138,6 +138,7 @@ extension Session {
     /// applied, `max_events`) and then refused with `422` naming the limit.
     func apply(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
         try checkLogRoom(for: 1)
+        lastReplayStop = nil  // perform sets it only for a replay
         let result = try perform(op, summary: summary)
         let stop = lastReplayStop
         record(op: op, result: result)
@@ -157,13 +158,18 @@ extension Session {
     /// the events before stay applied, as a syscall failing half-way keeps
     /// what it did (the session records it with `max_events`, see
     /// ``replayed``). A maps layout is bounded before it runs.
+    /// `lastReplayStop` is set here only for a replay (nil when it ran
+    /// whole): a caller that reads it clears it first.
     func perform(_ op: Op, summary: Bool) throws(APIError) -> OpResult {
-        lastReplayStop = nil
+        // `sim` read once: each access to a stored property of the session
+        // is an exclusivity check (~80 instructions) on the per-op path.
+        let sim = self.sim
         try budget.admit(op, sim)
         sim.tracer.enabled = !summary
         guard case let .replay(request) = op else {
             return try op.apply(to: sim, maxProcesses: limits.maxProcessesPerSession, summary: summary)
         }
+        lastReplayStop = nil
         let touch = request.faults == .touch
         let (result, stopped) = try request.apply(to: sim) { [self] event in
             budget.admit(event.worstCase(sim, touch: touch), sim).map { "\($0)" }
