@@ -35,6 +35,10 @@ struct RawFields: OpFields {
     /// a member no accessor read: the general path names the unknown key).
     /// Owned by the scanner's caller, reset per object.
     let used: UnsafeMutablePointer<UInt64>
+    /// One bit per member key (`bloomBit` of its prefix): a key whose bit is
+    /// clear is not a member, answered without scanning the members (the
+    /// optional keys an op does not have are most of the lookups).
+    let keys: UInt64
 
     // The accessors are inlined into `Op.decode` and `Requests`, so the
     // key of each lookup is a literal and its prefix a constant.
@@ -46,8 +50,16 @@ struct RawFields: OpFields {
     /// so the prefix of a literal key is a constant.
     @inline(__always)
     private func member(_ key: StaticString) -> Member? {
-        key.withUTF8Buffer { k in find(k, prefix: Self.prefix(k)) }
+        key.withUTF8Buffer { k in
+            let prefix = Self.prefix(k)
+            guard keys & Self.bloomBit(prefix) != 0 else { return nil }
+            return find(k, prefix: prefix)
+        }
     }
+
+    /// The bit of `keys` for a key with this prefix (Fibonacci hashing to 6 bits).
+    @inline(__always)
+    static func bloomBit(_ prefix: UInt64) -> UInt64 { 1 << ((prefix &* 0x9E37_79B9_7F4A_7C15) >> 58) }
 
     /// The first member whose key is `k`, given `k`'s prefix.
     private func find(_ k: UnsafeBufferPointer<UInt8>, prefix: UInt64) -> Member? {
@@ -198,6 +210,8 @@ struct RawJSONScanner {
     /// members are the first `memberCount`.
     private var members: [RawFields.Member] = []
     private var memberCount = 0
+    /// `RawFields.keys` of the current object.
+    private var keys: UInt64 = 0
     /// The read mask of the current object's RawFields.
     private let used: UnsafeMutablePointer<UInt64>
 
@@ -292,6 +306,7 @@ struct RawJSONScanner {
     mutating func flatObject() -> RawFields? {
         guard eat(UInt8(ascii: "{")) else { return nil }
         memberCount = 0
+        keys = 0
         used.pointee = 0
         skipSpace()
         if !eat(UInt8(ascii: "}")) {
@@ -316,7 +331,7 @@ struct RawJSONScanner {
             }
         }
         guard memberCount <= 64 else { return nil }
-        return RawFields(body: b, storage: members, count: memberCount, used: used)
+        return RawFields(body: b, storage: members, count: memberCount, used: used, keys: keys)
     }
 
     /// Stores member `memberCount`, overwriting a previous object's.
@@ -324,6 +339,7 @@ struct RawJSONScanner {
     private mutating func add(_ m: RawFields.Member) {
         if memberCount < members.count { members[memberCount] = m } else { members.append(m) }
         memberCount += 1
+        keys |= RawFields.bloomBit(m.prefix)
     }
 
     /// `RawFields.prefix` of the key bytes at `r`: one unaligned load where
