@@ -64,7 +64,7 @@ start_server() {
   # A binary with per-client limits and journals: one client creates every
   # session here, and JOURNAL=1 journals into a scratch folder (default: off).
   local extra=()
-  if "$BIN" serve --help 2>/dev/null | grep -q -- '--data-dir'; then
+  if "$BIN" serve --help 2>/dev/null | grep -- '--data-dir' >/dev/null; then
     extra=(--max_sessions_per_client 0 --session_creates_per_minute_per_client 0 --max_total_pages 0)
     # a fresh data_dir per server: a server restores what an earlier one journaled
     rm -rf "$WORK/data"

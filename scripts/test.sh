@@ -53,7 +53,9 @@ command -v chromedriver >/dev/null || need_browser="${need_browser:+$need_browse
 [ -n "$BROWSER_PY" ] || need_browser="${need_browser:+$need_browser, }no python3 with selenium"
 [ -z "$need_browser" ] || need_browser="$need_browser ($APT chromium chromium-driver python3-selenium)"
 need_libcurl=""
-ldconfig -p 2>/dev/null | grep -q 'libcurl\.so\.4 ' || need_libcurl="libcurl is missing for FoundationNetworking ($APT libcurl4-openssl-dev)"
+# grep reads the whole list (no -q): under pipefail an early exit would make
+# ldconfig die of SIGPIPE and the check fail although libcurl is there.
+ldconfig -p 2>/dev/null | grep 'libcurl\.so\.4 ' >/dev/null || need_libcurl="libcurl is missing for FoundationNetworking ($APT libcurl4-openssl-dev)"
 if ! command -v swift >/dev/null; then
   echo "swift is missing: install a Swift 6 toolchain (https://www.swift.org/install/) with swift in PATH or /opt/swift/usr/bin"
   echo "0 passed, 1 failed"; exit 1
@@ -119,5 +121,11 @@ echo "== summary (full logs: $LOGS/)"
 printf '   %s\n' "${ROWS[@]}"
 [ "$nwarn" -eq 0 ] || echo "   $nwarn compiler warning(s): $LOGS/warnings.txt"
 echo
+# Under CI (.ci/run installs every prerequisite) a skipped suite means a broken
+# install: it counts as a failure there instead of passing unnoticed.
+if [ "${CI:-}" = true ] && [ $SKIPPED -gt 0 ]; then
+  echo "CI: $SKIPPED suite(s) or test(s) skipped although .ci/run installs every prerequisite: counted as failed"
+  FAILED=$((FAILED + SKIPPED)) SKIPPED=0
+fi
 if [ $SKIPPED -gt 0 ]; then echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"; else echo "$PASSED passed, $FAILED failed"; fi
 [ $FAILED -eq 0 ]
