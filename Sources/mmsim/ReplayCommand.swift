@@ -38,9 +38,7 @@ struct Replay: ParsableCommand {
     func run() throws {
         let model = try KernelModel.parse(kernel)
         let bundle = try trace.load()
-        let column = ComparisonColumn(model: model, options: ModelOptions(
-            eagerAnonVMA: trace.options.contains("eager_anon_vma"),
-            skipMergeableForFile: trace.options.contains("skip_mergeable_for_file")))
+        let column = ComparisonColumn(model: model, options: trace.modelOptions)
         let (comparison, reports) = trace.run(bundle, columns: [column], detail: TraceReplay.Detail(rawValue: detail) ?? .summary)
         guard let report = reports[column.label], let stats = comparison.columns.first?.stats else { return }
         if json {

@@ -20,7 +20,15 @@ struct TraceOptions: ParsableArguments {
     var faults: String?
 
     /// The thread's "what if" options (ModelOptions), by their API names.
-    static let optionNames = ["eager_anon_vma", "skip_mergeable_for_file"]
+    /// The model options' names, from MMCore (`ModelOptions.switches`): written once.
+    static let optionNames = ModelOptions.switches.map(\.name)
+
+    /// The options named by `--option`, as a value.
+    var modelOptions: ModelOptions {
+        var o = ModelOptions()
+        for s in ModelOptions.switches where options.contains(s.name) { o[keyPath: s.keyPath] = true }
+        return o
+    }
 
     func validate() throws {
         for o in options where !Self.optionNames.contains(o) {

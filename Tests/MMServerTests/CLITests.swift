@@ -106,6 +106,21 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(none.status, 0, none.stdout + none.stderr)
     }
 
+    // `--option` names come from MMCore's ModelOptions.switches and take effect: under v3-patch,
+    // eager_anon_vma prepares anon_vmas at mmap time, so no write fault falls back NO_ANON_VMA.
+    func testReplayOptionTakesEffect() throws {
+        let trace = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("MMCoreTests/Fixtures/traces/python3-pass").path
+        let plain = try CLIRun(binary, ["replay", trace, "--kernel", "v3-patch"])
+        let eager = try CLIRun(binary, ["replay", trace, "--kernel", "v3-patch", "--option", "eager_anon_vma"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(eager.status, 0, eager.stderr)
+        XCTAssertTrue(plain.stdout.contains("fallback NO_ANON_VMA"), plain.stdout)
+        XCTAssertTrue(eager.stdout.contains("under v3-patch+eager_anon_vma"), eager.stdout)
+        XCTAssertFalse(eager.stdout.contains("fallback NO_ANON_VMA"), eager.stdout)
+        XCTAssertEqual(try CLIRun(binary, ["replay", trace, "--option", "eager"]).status, 64)
+    }
+
     func testServeFromAnotherDirectoryFindsThePage() throws {
         let server = try CLIServer(binary, ["--port", "0", "--access-log", "false"], cwd: URL(fileURLWithPath: "/"))
         defer { server.stop() }
