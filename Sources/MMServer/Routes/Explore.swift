@@ -107,14 +107,3 @@ extension MMSimApp {
         }
     }
 }
-
-extension Session {
-    /// A new Simulation with this session's model and options and its log
-    /// applied: the session's state, rebuilt (operations are deterministic).
-    /// Called with the session lock held.
-    func replayedSimulation() -> Simulation {
-        let copy = Simulation(model: sim.model, options: sim.options, config: SimulationConfig(layout: sim.config.layout, tracing: false))
-        for op in log { _ = try? op.apply(to: copy, maxProcesses: .max, summary: true) }
-        return copy
-    }
-}

@@ -244,17 +244,6 @@ extension SessionStore {
 }
 
 extension Session {
-    /// Rebuilds `sim` from the log, as a restart would (caller holds the
-    /// lock): undoes a streamed replay cut short.
-    func rebuildFromLog() {
-        let fresh = Simulation(model: sim.model, options: sim.options, config: sim.config)
-        fresh.tracer.enabled = false
-        for op in log { _ = try? op.apply(to: fresh, maxProcesses: .max, summary: true) }
-        fresh.tracer.enabled = true
-        sim = fresh
-        budget.remeasure(sim)
-    }
-
     /// Removes the spool files of its streamed replays (the session was deleted or expired).
     func removeSpools() {
         let spools = lock.withLock {
