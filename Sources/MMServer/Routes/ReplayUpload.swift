@@ -174,11 +174,31 @@ extension MMSimApp: HTTPStreamingHandler {
     /// HTTPStreamingHandler: a text/plain (or octet-stream) body sent to a
     /// route that declares `streamedBody` streams, up to its limit; every
     /// other body is collected whole as usual.
+    /// Asked for every request with a body, so it first looks at what is
+    /// cheapest: a path that cannot name a streamed route (its last segment
+    /// is none of theirs, and it has no `%` escape) answers at once, before
+    /// any header lookup or routing.
     public func streamedBodyLimit(_ head: HTTPRequest) -> Int? {
+        let percent = Self.hasPercent(head.path)
+        if !percent && !Self.endsInStreamedSegment(head.path) { return nil }
         guard let type = head.headers["Content-Type"], Self.isStreamableType(type) else { return nil }
-        let path = Self.hasPercent(head.path) ? (head.decodedPath ?? head.path) : head.path
+        let path = percent ? (head.decodedPath ?? head.path) : head.path
         guard case let .route(route, _)? = try? router.match(head, path: path), let streamed = route.streamedBody else { return nil }
         return streamed.limit(config)
+    }
+
+    /// The last path segments ("/replay") of the routes that take streamed
+    /// bodies, from the route table, as bytes.
+    static let streamedSegments: [[UInt8]] = RouteTable.all.compactMap { r in
+        r.streamedBody == nil ? nil : Array(("/" + (r.pattern.split(separator: "/").last.map(String.init) ?? "")).utf8)
+    }
+
+    /// Whether `path` ends in one of `streamedSegments` (compared as bytes).
+    static func endsInStreamedSegment(_ path: String) -> Bool {
+        var path = path
+        return path.withUTF8 { u in
+            streamedSegments.contains { seg in seg.count <= u.count && u.suffix(seg.count).elementsEqual(seg) }
+        }
     }
 
     /// Whether a Content-Type value's media type (before any `;`, spaces
