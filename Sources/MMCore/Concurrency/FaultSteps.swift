@@ -25,6 +25,7 @@ extension Machine {
         case file
     }
 
+    /// handle_pte_fault()'s choice (mm/memory.c): do_anonymous_page(), do_wp_page() or a file fault.
     func faultPlan(_ v: Int, _ addr: UInt64, _ access: Access) -> HandlerPlan {
         let e = w.vmas[v]
         if let p = w.pte(0, addr >> 12) {
@@ -190,6 +191,8 @@ extension Machine {
         t.pc = FaultPC.decide
     }
 
+    /// lock_vma_under_rcu() met a detached VMA (-EAGAIN): walk the tree
+    /// again; after three retries (the model's bound), the mmap_lock path.
     private mutating func retryLookup() {
         t.retries += 1
         t.v = nil

@@ -8,6 +8,7 @@ extension Machine {
         static let lock = 0, start = 1, lockVMA = 2, dup = 3, copy = 4, flush = 5
     }
 
+    /// One step of fork(): dup_mmap() (kernel/fork.c).
     mutating func forkStep() {
         switch t.pc {
         case ForkPC.lock:

@@ -137,6 +137,7 @@ extension Machine {
         return false
     }
 
+    /// anon_vma_unlock_write(): releases the root and wakes a waiter.
     mutating func avUnlock() {
         guard let r = t.lockedAV else { return }
         rec.writes.append(.avLock(r))
@@ -148,6 +149,7 @@ extension Machine {
         }
     }
 
+    /// spin_lock(&mm->page_table_lock). Returns false when parked.
     mutating func ptlLock() -> Bool {
         rec.writes.append(.ptl)
         if w.ptl == nil {
@@ -158,6 +160,7 @@ extension Machine {
         return false
     }
 
+    /// spin_unlock(&mm->page_table_lock): hands it to a waiter.
     mutating func ptlUnlock() {
         rec.writes.append(.ptl)
         w.ptl = nil
@@ -169,12 +172,14 @@ extension Machine {
 
     // MARK: RCU (§1.5)
 
+    /// rcu_read_lock(): opens a read section, stamped with a new clock tick.
     mutating func rcuLock() {
         rec.writes.append(.rcu)
         w.clock += 1
         t.rcuSince = w.clock
     }
 
+    /// rcu_read_unlock(): closes the read section.
     mutating func rcuUnlock() {
         rec.writes.append(.rcu)
         t.rcuSince = nil

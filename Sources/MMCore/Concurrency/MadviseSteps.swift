@@ -11,6 +11,7 @@ extension Machine {
         static let mmapLock = 10, loadNode = 11, readPrev = 12, zap = 13
     }
 
+    /// One step of madvise(MADV_DONTNEED): madvise_walk_vmas() → zap_page_range_single() (mm/madvise.c).
     mutating func madviseStep(_ addr: UInt64, _ length: UInt64) {
         let end = addr &+ pageAlign(length)
         if t.pc == MadvisePC.lookup && !model.madviseDontneedUnderVMALock { t.pc = MadvisePC.mmapLock }

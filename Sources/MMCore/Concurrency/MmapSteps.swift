@@ -11,6 +11,7 @@ extension Machine {
         static let insert = 7
     }
 
+    /// One step of mmap(2): do_mmap() → mmap_region() (mm/mmap.c, mm/vma.c).
     mutating func mmapStep(_ addr: UInt64, _ length: UInt64, _ prot: UInt64, _ flags: UInt64) {
         let len = pageAlign(length)
         switch t.pc {

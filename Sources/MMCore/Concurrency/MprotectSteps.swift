@@ -33,6 +33,7 @@ extension Machine {
         return false
     }
 
+    /// One step of mprotect(2): do_mprotect_pkey() → mprotect_fixup() (mm/mprotect.c).
     mutating func mprotectStep(_ addr: UInt64, _ length: UInt64, _ prot: UInt64) {
         // The range's end is kept in t.a1 once the range is checked.
         let end = t.pc <= MprotectPC.find ? addr &+ pageAlign(length) : t.a1

@@ -10,6 +10,7 @@ extension Machine {
         static let dup = 7, prepareLocks = 8, expand = 9, move = 10, finish = 11
     }
 
+    /// One step of mremap(2): do_mremap() → move_vma() (mm/mremap.c).
     mutating func mremapStep(_ old: UInt64, _ size: UInt64, _ flags: UInt64, _ newAddr: UInt64) {
         let len = pageAlign(size)
         let dontunmap = flags & Linux.MREMAP_DONTUNMAP != 0

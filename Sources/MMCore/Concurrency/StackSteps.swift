@@ -10,6 +10,7 @@ extension Machine {
         static let last = 65
     }
 
+    /// One step of expand_downwards() (mm/mmap.c; mm/vma.c from 6.12).
     mutating func expandDownwardsStep(_ addr: UInt64) {
         let s = t.v!
         let newStart = addr & ~UInt64(0xfff)
@@ -79,6 +80,7 @@ extension Machine {
         }
     }
 
+    /// anon_vma_lock_write() on the stack's anon_vma root, in expand_downwards().
     private mutating func stackLockAV(_ s: Int) {
         step("anon_vma_lock_write", "the stack's anon_vma root")
         t.pc = w.mmap.readers.contains(cur) ? StackPC.lockPTL : StackPC.grow

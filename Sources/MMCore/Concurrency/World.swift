@@ -223,6 +223,7 @@ struct World: Hashable {
 
     func pte(_ mm: Int, _ vpn: UInt64) -> Int? { ptes.firstIndex { $0.mm == mm && $0.vpn == vpn } }
 
+    /// __is_vma_write_locked(): vm_lock_seq equals mm_lock_seq.
     func isWriteLocked(_ v: Int) -> Bool { vmas[v].lockSeq == mmLockSeq }
 
     func mmapHolder(_ t: Int) -> Bool { mmap.writer == t || mmap.readers.contains(t) }
@@ -278,6 +279,7 @@ struct World: Hashable {
 
     private func nextNodeId() -> Int { (tree.replaced.keys.max() ?? tree.node) + 1 }
 
+    /// call_rcu(): the object is freed after the next grace period.
     mutating func queueFree(_ o: RCUObject) {
         clock += 1
         pending.append(PendingFree(at: clock, object: o))

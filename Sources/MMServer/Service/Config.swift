@@ -82,164 +82,120 @@ public struct ServerConfig: Sendable, Equatable {
         public let description: String
     }
 
+    /// One key: its help line, how its value reads as text and how text sets it.
+    struct Setting: Sendable {
+        let key: String
+        let help: String
+        let text: @Sendable (ServerConfig) -> String
+        let set: @Sendable (inout ServerConfig, String) throws(Invalid) -> Void
+
+        static func string(_ key: String, _ help: String, _ p: WritableKeyPath<ServerConfig, String> & Sendable) -> Setting {
+            Setting(key: key, help: help, text: { $0[keyPath: p] }, set: { c, t throws(Invalid) in c[keyPath: p] = t })
+        }
+
+        static func int(_ key: String, _ help: String, _ p: WritableKeyPath<ServerConfig, Int> & Sendable) -> Setting {
+            Setting(key: key, help: help, text: { String($0[keyPath: p]) }, set: { c, t throws(Invalid) in
+                c[keyPath: p] = try int(key, t)
+            })
+        }
+
+        static func number(_ key: String, _ help: String, _ p: WritableKeyPath<ServerConfig, Double> & Sendable) -> Setting {
+            Setting(key: key, help: help, text: { num($0[keyPath: p]) }, set: { c, t throws(Invalid) in
+                guard let v = Double(t), v >= 0 else { throw Invalid(description: "\(key) must be a non-negative number, got '\(t)'") }
+                c[keyPath: p] = v
+            })
+        }
+
+        static func int(_ key: String, _ text: String) throws(Invalid) -> Int {
+            guard let v = Int(text), v >= 0 else { throw Invalid(description: "\(key) must be a non-negative integer, got '\(text)'") }
+            return v
+        }
+
+        static func num(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
+    }
+
     /// Every key as it appears in the JSON file, with a one-line description
-    /// (`mmsim serve --help` lists them); the variable is `MMSIM_` + the
+    /// (`mmsim serve --help` lists them), its text form (what ``set(_:_:)``
+    /// reads back) and how it is set; the variable is `MMSIM_` + the
     /// upper-cased key, the flag `--` + the key with dashes.
-    public static let settings: [(key: String, help: String)] = [
-        ("host", "address to listen on"),
-        ("port", "TCP port (0: any free one)"),
-        ("public_dir", "the visualizer's files"),
-        ("default_kernel", "default session model"),
-        ("max_sessions", "sessions held at once"),
-        ("max_processes_per_session", "processes in one session"),
-        ("max_batch_ops", "operations in one batch"),
-        ("max_session_ops", "session log ops (0: none)"),
-        ("session_idle_seconds", "idle session expiry"),
-        ("max_header_bytes", "request line and headers"),
-        ("max_body_bytes", "request body"),
-        ("max_replay_bytes", "streamed replay body"),
-        ("read_timeout_seconds", "to receive a request"),
-        ("idle_timeout_seconds", "keep-alive wait"),
-        ("max_connections", "open connections"),
-        ("event_loops", "event loops (0: per CPU)"),
-        ("access_log", "a line per request on stdout"),
-        ("max_explore_threads", "threads per explore"),
-        ("max_explore_ops_per_thread", "ops per thread program"),
-        ("max_explore_preemption_bound", "largest preemption_bound"),
-        ("max_explore_schedules", "schedules per explore"),
-        ("explore_time_limit_seconds", "wall time per explore"),
-        ("admin_token", "token for the full listing"),
-        ("node_id", "session id prefix"),
-        ("body_timeout_seconds", "to receive a body"),
-        ("send_timeout_seconds", "to send an answer"),
-        ("max_connections_per_client", "connections per address"),
-        ("requests_per_second_per_client", "rate per address (0: off)"),
-        ("request_burst_per_client", "burst above that rate"),
-        ("max_sessions_per_client", "live sessions per address"),
-        ("session_creates_per_minute_per_client", "creates/min per address"),
-        ("max_session_pages", "PTEs per session"),
-        ("max_session_vmas", "VMAs per session"),
-        ("max_session_anon_vmas", "anon_vmas per session"),
-        ("max_total_pages", "PTEs of all sessions"),
-        ("data_dir", "journal folder, empty: off"),
-        ("durability", "always, everysec or no"),
+    static let table: [Setting] = [
+        .string("host", "address to listen on", \.host),
+        Setting(key: "port", help: "TCP port (0: any free one)", text: { String($0.port) }, set: { c, t throws(Invalid) in
+            let p = try Setting.int("port", t)
+            guard p <= 65535 else { throw Invalid(description: "port must be 0…65535") }
+            c.port = p
+        }),
+        .string("public_dir", "the visualizer's files", \.publicDir),
+        Setting(key: "default_kernel", help: "default session model", text: \.defaultKernel, set: { c, t throws(Invalid) in
+            guard KernelModel.named(t) != nil else {
+                throw Invalid(description: "default_kernel must be one of \(KernelModel.all.map(\.id).joined(separator: ", "))")
+            }
+            c.defaultKernel = t
+        }),
+        .int("max_sessions", "sessions held at once", \.limits.maxSessions),
+        .int("max_processes_per_session", "processes in one session", \.limits.maxProcessesPerSession),
+        .int("max_batch_ops", "operations in one batch", \.limits.maxBatchOps),
+        .int("max_session_ops", "session log ops (0: none)", \.limits.maxSessionOps),
+        .number("session_idle_seconds", "idle session expiry", \.limits.sessionIdleSeconds),
+        .int("max_header_bytes", "request line and headers", \.maxHeaderBytes),
+        .int("max_body_bytes", "request body", \.maxBodyBytes),
+        .int("max_replay_bytes", "streamed replay body", \.limits.maxReplayBytes),
+        .number("read_timeout_seconds", "to receive a request", \.readTimeoutSeconds),
+        .number("idle_timeout_seconds", "keep-alive wait", \.idleTimeoutSeconds),
+        .int("max_connections", "open connections", \.maxConnections),
+        .int("event_loops", "event loops (0: per CPU)", \.eventLoops),
+        Setting(key: "access_log", help: "a line per request on stdout", text: { String($0.accessLog) }, set: { c, t throws(Invalid) in
+            guard let b = Bool(t) else { throw Invalid(description: "access_log must be true or false") }
+            c.accessLog = b
+        }),
+        .int("max_explore_threads", "threads per explore", \.limits.maxExploreThreads),
+        .int("max_explore_ops_per_thread", "ops per thread program", \.limits.maxExploreOpsPerThread),
+        .int("max_explore_preemption_bound", "largest preemption_bound", \.limits.maxExplorePreemptionBound),
+        .int("max_explore_schedules", "schedules per explore", \.limits.maxExploreSchedules),
+        .number("explore_time_limit_seconds", "wall time per explore", \.limits.exploreTimeLimitSeconds),
+        .string("admin_token", "token for the full listing", \.adminToken),
+        Setting(key: "node_id", help: "session id prefix", text: \.nodeID, set: { c, t throws(Invalid) in
+            guard t.utf8.allSatisfy({ c in (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }), t.utf8.count <= 16 else {
+                throw Invalid(description: "node_id must be at most 16 lower-case letters and digits, got '\(t)'")
+            }
+            c.nodeID = t
+        }),
+        .number("body_timeout_seconds", "to receive a body", \.bodyTimeoutSeconds),
+        .number("send_timeout_seconds", "to send an answer", \.sendTimeoutSeconds),
+        .int("max_connections_per_client", "connections per address", \.maxConnectionsPerClient),
+        .number("requests_per_second_per_client", "rate per address (0: off)", \.requestsPerSecondPerClient),
+        .int("request_burst_per_client", "burst above that rate", \.requestBurstPerClient),
+        .int("max_sessions_per_client", "live sessions per address", \.limits.maxSessionsPerClient),
+        .int("session_creates_per_minute_per_client", "creates/min per address", \.limits.sessionCreatesPerMinutePerClient),
+        .int("max_session_pages", "PTEs per session", \.limits.maxSessionPages),
+        .int("max_session_vmas", "VMAs per session", \.limits.maxSessionVMAs),
+        .int("max_session_anon_vmas", "anon_vmas per session", \.limits.maxSessionAnonVMAs),
+        .int("max_total_pages", "PTEs of all sessions", \.limits.maxTotalPages),
+        .string("data_dir", "journal folder, empty: off", \.limits.dataDir),
+        Setting(key: "durability", help: "always, everysec or no", text: { $0.limits.durability.rawValue }, set: { c, t throws(Invalid) in
+            guard let d = Durability(rawValue: t) else {
+                throw Invalid(description: "durability must be one of always, everysec, no; got '\(t)'")
+            }
+            c.limits.durability = d
+        }),
     ]
+
+    /// The table by key.
+    private static let byKey: [String: Setting] = Dictionary(uniqueKeysWithValues: table.map { ($0.key, $0) })
+
+    /// Every key with its one-line description (`mmsim serve --help`).
+    public static let settings: [(key: String, help: String)] = table.map { ($0.key, $0.help) }
 
     /// Keys as they appear in the JSON file.
     public static var keys: [String] { settings.map(\.key) }
 
     /// One key's value in its text form (what ``set(_:_:)`` reads back).
-    public func text(_ key: String) -> String? {
-        func num(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
-        return switch key {
-        case "host": host
-        case "port": String(port)
-        case "public_dir": publicDir
-        case "default_kernel": defaultKernel
-        case "max_sessions": String(limits.maxSessions)
-        case "max_processes_per_session": String(limits.maxProcessesPerSession)
-        case "max_batch_ops": String(limits.maxBatchOps)
-        case "max_session_ops": String(limits.maxSessionOps)
-        case "session_idle_seconds": num(limits.sessionIdleSeconds)
-        case "max_header_bytes": String(maxHeaderBytes)
-        case "max_body_bytes": String(maxBodyBytes)
-        case "max_replay_bytes": String(limits.maxReplayBytes)
-        case "read_timeout_seconds": num(readTimeoutSeconds)
-        case "idle_timeout_seconds": num(idleTimeoutSeconds)
-        case "max_connections": String(maxConnections)
-        case "event_loops": String(eventLoops)
-        case "access_log": String(accessLog)
-        case "max_explore_threads": String(limits.maxExploreThreads)
-        case "max_explore_ops_per_thread": String(limits.maxExploreOpsPerThread)
-        case "max_explore_preemption_bound": String(limits.maxExplorePreemptionBound)
-        case "max_explore_schedules": String(limits.maxExploreSchedules)
-        case "explore_time_limit_seconds": num(limits.exploreTimeLimitSeconds)
-        case "admin_token": adminToken
-        case "node_id": nodeID
-        case "body_timeout_seconds": num(bodyTimeoutSeconds)
-        case "send_timeout_seconds": num(sendTimeoutSeconds)
-        case "max_connections_per_client": String(maxConnectionsPerClient)
-        case "requests_per_second_per_client": num(requestsPerSecondPerClient)
-        case "request_burst_per_client": String(requestBurstPerClient)
-        case "max_sessions_per_client": String(limits.maxSessionsPerClient)
-        case "session_creates_per_minute_per_client": String(limits.sessionCreatesPerMinutePerClient)
-        case "max_session_pages": String(limits.maxSessionPages)
-        case "max_session_vmas": String(limits.maxSessionVMAs)
-        case "max_session_anon_vmas": String(limits.maxSessionAnonVMAs)
-        case "max_total_pages": String(limits.maxTotalPages)
-        case "data_dir": limits.dataDir
-        case "durability": limits.durability.rawValue
-        default: nil
-        }
-    }
+    public func text(_ key: String) -> String? { Self.byKey[key]?.text(self) }
 
     /// Sets one key from its text form.
     mutating func set(_ key: String, _ text: String) throws(Invalid) {
-        func int() throws(Invalid) -> Int {
-            guard let v = Int(text), v >= 0 else { throw Invalid(description: "\(key) must be a non-negative integer, got '\(text)'") }
-            return v
-        }
-        func dbl() throws(Invalid) -> Double {
-            guard let v = Double(text), v >= 0 else { throw Invalid(description: "\(key) must be a non-negative number, got '\(text)'") }
-            return v
-        }
-        switch key {
-        case "host": host = text
-        case "port":
-            let p = try int()
-            guard p <= 65535 else { throw Invalid(description: "port must be 0…65535") }
-            port = p
-        case "public_dir": publicDir = text
-        case "default_kernel":
-            guard KernelModel.named(text) != nil else {
-                throw Invalid(description: "default_kernel must be one of \(KernelModel.all.map(\.id).joined(separator: ", "))")
-            }
-            defaultKernel = text
-        case "max_sessions": limits.maxSessions = try int()
-        case "max_processes_per_session": limits.maxProcessesPerSession = try int()
-        case "max_batch_ops": limits.maxBatchOps = try int()
-        case "max_session_ops": limits.maxSessionOps = try int()
-        case "session_idle_seconds": limits.sessionIdleSeconds = try dbl()
-        case "max_explore_threads": limits.maxExploreThreads = try int()
-        case "max_explore_ops_per_thread": limits.maxExploreOpsPerThread = try int()
-        case "max_explore_preemption_bound": limits.maxExplorePreemptionBound = try int()
-        case "max_explore_schedules": limits.maxExploreSchedules = try int()
-        case "explore_time_limit_seconds": limits.exploreTimeLimitSeconds = try dbl()
-        case "max_header_bytes": maxHeaderBytes = try int()
-        case "max_body_bytes": maxBodyBytes = try int()
-        case "max_replay_bytes": limits.maxReplayBytes = try int()
-        case "read_timeout_seconds": readTimeoutSeconds = try dbl()
-        case "idle_timeout_seconds": idleTimeoutSeconds = try dbl()
-        case "max_connections": maxConnections = try int()
-        case "body_timeout_seconds": bodyTimeoutSeconds = try dbl()
-        case "send_timeout_seconds": sendTimeoutSeconds = try dbl()
-        case "max_connections_per_client": maxConnectionsPerClient = try int()
-        case "requests_per_second_per_client": requestsPerSecondPerClient = try dbl()
-        case "request_burst_per_client": requestBurstPerClient = try int()
-        case "max_sessions_per_client": limits.maxSessionsPerClient = try int()
-        case "max_session_pages": limits.maxSessionPages = try int()
-        case "max_session_vmas": limits.maxSessionVMAs = try int()
-        case "max_session_anon_vmas": limits.maxSessionAnonVMAs = try int()
-        case "max_total_pages": limits.maxTotalPages = try int()
-        case "data_dir": limits.dataDir = text
-        case "durability":
-            guard let d = Durability(rawValue: text) else {
-                throw Invalid(description: "durability must be one of always, everysec, no; got '\(text)'")
-            }
-            limits.durability = d
-        case "session_creates_per_minute_per_client": limits.sessionCreatesPerMinutePerClient = try int()
-        case "event_loops": eventLoops = try int()
-        case "access_log":
-            guard let b = Bool(text) else { throw Invalid(description: "access_log must be true or false") }
-            accessLog = b
-        case "admin_token": adminToken = text
-        case "node_id":
-            guard text.utf8.allSatisfy({ c in (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }), text.utf8.count <= 16 else {
-                throw Invalid(description: "node_id must be at most 16 lower-case letters and digits, got '\(text)'")
-            }
-            nodeID = text
-        default: throw Invalid(description: "unknown setting '\(key)'")
-        }
+        guard let s = Self.byKey[key] else { throw Invalid(description: "unknown setting '\(key)'") }
+        try s.set(&self, text)
     }
 
     /// Applies a JSON config file's members.

@@ -3,8 +3,9 @@ import MMCore
 
 /// What the `op` member of an `ops` entry names (docs/API.md "Batches"). The
 /// strace spellings a syscall also accepts share its case: `openat` is
-/// `.open`, `clone` and `vfork` are `.fork`, `exit_group` is `.exit`.
-enum OpName: Equatable {
+/// `.open`, `clone` and `vfork` are `.fork`, `exit_group` is `.exit`. The
+/// raw value is the name as the API writes it (``canonical``).
+enum OpName: String, Equatable {
     case file, process, thread, fault, replay, touch
     case open, close, mmap, munmap, mprotect, madvise, mremap, brk, fork, exit
 
@@ -56,26 +57,9 @@ enum OpName: Equatable {
     var takesPid: Bool { self != .file && self != .process && self != .replay }
 
     /// The name as the API writes it (the endpoint's name for a syscall).
-    var canonical: String {
-        switch self {
-        case .file: "file"
-        case .process: "process"
-        case .thread: "thread"
-        case .fault: "fault"
-        case .replay: "replay"
-        case .touch: "touch"
-        case .open: "open"
-        case .close: "close"
-        case .mmap: "mmap"
-        case .munmap: "munmap"
-        case .mprotect: "mprotect"
-        case .madvise: "madvise"
-        case .mremap: "mremap"
-        case .brk: "brk"
-        case .fork: "fork"
-        case .exit: "exit"
-        }
-    }
+    /// Not MMCore's `Syscall.name`: that is strace's spelling (`exit_group`
+    /// for `.exit`) and needs a call's arguments to be had.
+    var canonical: String { rawValue }
 
     /// The strace spellings an `ops` entry may use instead.
     var aliases: [String] {
