@@ -137,3 +137,56 @@ enum PerfRecords {
         return Parsed(kind: .mapping(entry), tid: Int(tid), pid: Int(pid))
     }
 }
+
+/// `PerfScriptParser`'s handling of a `PERF_RECORD_*` line: the record
+/// (see `PerfRecords`) reported as an event, with the parser's per-task state.
+extension PerfScriptParser {
+    /// A `PERF_RECORD_*` line (see `PerfRecords`).
+    mutating func record(_ b: Bytes, _ at: Int, _ end: Int, _ number: Int, _ events: inout [TraceEvent]) {
+        let (hpid, htgid, time) = PerfFields.header(b, at)
+        let r = PerfRecords.parse(b, at, end)
+        let ctx = Context(b: b, end: end, number: number, pid: r.tid ?? hpid, tgid: r.pid ?? htgid, time: time)
+        switch r.kind {
+        case .thread(let child), .fork(let child):
+            releaseHeldFork(&events)
+            guard !reportedChildren.contains(child) else { events.append(ctx.skip("child \(child) already reported")); return }
+            var flags = pending[ctx.key].flatMap(Self.cloneFlags)
+            if case .thread = r.kind { flags = TraceTables.CLONE_VM | TraceTables.CLONE_THREAD }
+            if let flags {
+                events.append(report(child: child, flags: flags, ctx))
+            } else {
+                // clone3's flags are in user memory: task_newtask, if recorded, follows.
+                heldFork = (child, ctx.event(r.kind))
+                events.append(ctx.skip("process creation: reported with the next line (task_newtask has the clone flags)"))
+            }
+        case .execNewMM:
+            releaseHeldFork(&events)
+            commExec.insert(ctx.key)
+            events.append(ctx.event(r.kind))
+        case .threadExit:
+            releaseHeldFork(&events)
+            flush(ctx.key, into: &events)
+            if exitSeen.remove(ctx.key) != nil {
+                events.append(ctx.skip("exit already reported"))
+            } else {
+                events.append(ctx.event(r.kind))
+            }
+        case .mapping:
+            if let p = pending[ctx.key], [.mmap, .munmap, .mprotect, .mremap, .brk, .madvise].contains(p.call) {
+                if case .mapping(let m) = r.kind { events.append(ctx.event(.mappingInSyscall(m))) }
+            } else {
+                events.append(ctx.event(r.kind))
+            }
+        default:
+            events.append(ctx.event(r.kind))
+        }
+    }
+
+    /// Reports a held `PERF_RECORD_FORK` as a plain fork: no task_newtask followed it.
+    mutating func releaseHeldFork(_ events: inout [TraceEvent]) {
+        guard let held = heldFork else { return }
+        heldFork = nil
+        reportedChildren.insert(held.child)
+        events.append(held.event)
+    }
+}

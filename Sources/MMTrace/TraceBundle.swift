@@ -84,7 +84,16 @@ public struct TraceBundle {
         if bundle.format.isEmpty {
             guard case .file(let file) = bundle.source else { return bundle }
             let probe = TraceReplay(sim: Simulation(config: SimulationConfig(tracing: false)), faults: .none)
-            try Self.stream(file, maxBytes: 1 << 20) { probe.feed($0) }
+            // Fed in 64 KiB pieces, stopping once the format is known: the lines
+            // after the probed ones would only be replayed into a throwaway simulation.
+            try Self.stream(file, maxBytes: 1 << 20) { block in
+                var at = 0
+                while at < block.count, probe.format == nil {
+                    let n = min(1 << 16, block.count - at)
+                    probe.feed(UnsafeRawBufferPointer(rebasing: block[at..<(at + n)]))
+                    at += n
+                }
+            }
             guard let f = try? probe.finish().format else {
                 throw LoadError(description: "\(file): not perf script or strace output")
             }
