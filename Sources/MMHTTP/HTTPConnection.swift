@@ -82,9 +82,6 @@ final class HTTPConnection: @unchecked Sendable {
         !isBusy && source == nil && !parser.isReceivingRequest && outOffset == out.count && lingerDeadline == nil
     }
 
-    /// Sending a pulled body (an event stream, say).
-    var isPulling: Bool { source != nil }
-
     /// The epoll events this connection wants now.
     var wantedEvents: UInt32 {
         let pending = outOffset < out.count

@@ -189,7 +189,7 @@ extension HTTPConnection {
     }
 
     /// Queues the JSON error envelope for a request that cannot be decoded; then close.
-    private func fail(_ status: HTTPStatus, code: String, message: String) {
+    func fail(_ status: HTTPStatus, code: String, message: String) {
         out.append(contentsOf: HTTPResponseEncoder.errorResponse(status, code: code, message: message))
         closeAfterFlush = true
         loop.server.accessLog?("-", "-", status.code, 0, nil)

@@ -21,10 +21,7 @@ extension HTTPConnection {
         if headTimedOut || bodyTimedOut {
             requestStarted = nil
             bodyStarted = nil
-            out.append(contentsOf: HTTPResponseEncoder.errorResponse(.requestTimeout, code: "request_timeout",
-                                                                     message: "request not received in time"))
-            closeAfterFlush = true
-            loop.server.accessLog?("-", "-", HTTPStatus.requestTimeout.code, 0, nil)
+            fail(.requestTimeout, code: "request_timeout", message: "request not received in time")
             if flush(now: now) { loop.updateInterest(self) }
             return
         }

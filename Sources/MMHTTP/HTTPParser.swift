@@ -25,6 +25,11 @@ public struct HTTPParser: Sendable {
         var query: String?
         var version: HTTPVersion
         var headers: HTTPHeaders
+
+        /// The request this head starts, with `body`.
+        func request(body: [UInt8] = []) -> HTTPRequest {
+            HTTPRequest(method: method, path: path, query: query, version: version, headers: headers, body: body)
+        }
     }
 
     var buffer: [UInt8] = []

@@ -45,8 +45,7 @@ extension HTTPParser {
         // A route that takes its body as it arrives decides from the head
         // (only for a body that is there: an empty one is collected as usual).
         if sawTransferEncoding || length > 0, let decide = streamedBodyLimit,
-           let limit = decide(HTTPRequest(method: head.method, path: head.path, query: head.query,
-                                          version: head.version, headers: head.headers)) {
+           let limit = decide(head.request()) {
             bodyLimit = limit
             streaming = true
             streamEnded = false
@@ -62,8 +61,7 @@ extension HTTPParser {
         continuePending = head.version != .http1_0 && head.headers.containsToken("100-continue", in: "Expect")
         guard streaming else { return nil }
         // The head goes out now; the body follows through nextBodyBytes().
-        var request = HTTPRequest(method: head.method, path: head.path, query: head.query,
-                                  version: head.version, headers: head.headers)
+        var request = head.request()
         request.bodyIsStreamed = true
         return request
     }
@@ -73,19 +71,15 @@ extension HTTPParser {
     mutating func complete() -> HTTPRequest? {
         let head = pending!
         pending = nil
-        if streaming {
-            streamEnded = true
-            state = .requestLine
-            sectionBytes = 0
-            continuePending = false
-            return nil
-        }
-        let request = HTTPRequest(method: head.method, path: head.path, query: head.query,
-                                  version: head.version, headers: head.headers, body: body)
-        body = []
         state = .requestLine
         sectionBytes = 0
         continuePending = false
+        if streaming {
+            streamEnded = true
+            return nil
+        }
+        let request = head.request(body: body)
+        body = []
         return request
     }
 }
